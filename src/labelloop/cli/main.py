@@ -1,0 +1,349 @@
+"""The ``labelloop`` command line (Typer + Rich).
+
+Every command takes ``--project-dir`` and ``--json``. With ``--json`` exactly one
+JSON object goes to stdout; progress and messages go to stderr. Exit codes: 0
+success, 1 a user error (one line on stderr, no traceback), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from labelloop.errors import LabelloopError
+from labelloop.governance.service import add_user
+from labelloop.ingest.service import (
+    IngestProgress,
+    drop_quarantined,
+    list_records,
+    release_quarantined,
+    run_ingest,
+)
+from labelloop.ingest.status import project_status
+from labelloop.project import Project, init_project, open_project
+
+app = typer.Typer(
+    name="labelloop",
+    help="labelloop: collect, clean, select, label, prove and release the data behind a model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+quarantine_app = typer.Typer(help="Decide on rows held in quarantine.", no_args_is_help=True)
+user_app = typer.Typer(help="Members of a project.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(user_app, name="user")
+
+err = Console(stderr=True)
+out = Console()
+
+ProjectDir = Annotated[
+    Path, typer.Option("--project-dir", "-C", help="The project folder (holds labelloop.yaml).", file_okay=False)
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emit(data: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
+    """Print ``data`` as one JSON object, or in human form."""
+    if as_json:
+        sys.stdout.write(orjson.dumps(data, default=str).decode() + "\n")
+        sys.stdout.flush()
+    else:
+        human(data)
+
+
+def user_errors(func: F) -> F:
+    """Turn labelloop errors into one line on stderr and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LabelloopError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; run the command again to resume where it stopped")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("LABELLOOP_DEBUG"):
+                raise
+            err.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set LABELLOOP_DEBUG=1 for the traceback)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(project_dir: Path) -> Project:
+    return open_project(project_dir)
+
+
+class _Bars(IngestProgress):
+    """Rich progress bars on stderr, one per file."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not err.is_terminal,
+            transient=False,
+        )
+        self.task: Any = None
+        self.rows = 0
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def file_started(self, source: str, key: str, total_bytes: int, done_bytes: int) -> None:
+        self.rows = 0
+        name = key if len(key) < 40 else "..." + key[-37:]
+        self.task = self.progress.add_task(f"{source}: {name}", total=total_bytes, completed=done_bytes, rows=0)
+
+    def advanced(self, done_bytes: int, rows: int) -> None:
+        self.rows += rows
+        self.progress.update(self.task, completed=done_bytes, rows=self.rows)
+
+    def file_finished(self) -> None:
+        if self.task is not None:
+            task = self.progress.tasks[-1]
+            self.progress.update(self.task, completed=task.total)
+
+
+@app.command()
+@user_errors
+def init(
+    directory: Annotated[Path | None, typer.Argument(help="Folder to create the project in.")] = None,
+    name: Annotated[str | None, typer.Option(help="Project name (default: the folder's name).")] = None,
+    template: Annotated[str, typer.Option(help="Starting point: default or news.")] = "default",
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Write labelloop.yaml and create the project's store."""
+    target = directory or project_dir
+    project = init_project(target, name, template)
+    data = {"project_dir": str(project.dir), "project": project.name, "database": project.store.safe_url}
+    emit(
+        data,
+        as_json,
+        lambda d: out.print(
+            f"Created project [bold]{d['project']}[/] in {d['project_dir']}\n"
+            f"Next: edit {d['project_dir']}/labelloop.yaml, "
+            f"then run 'labelloop ingest --project-dir {d['project_dir']}'"
+        ),
+    )
+
+
+def _print_ingest(d: dict[str, Any]) -> None:
+    table = Table(title=f"ingest run {d['run_id']}", show_header=False)
+    for key in (
+        "read",
+        "new",
+        "exact_duplicates",
+        "near_duplicates",
+        "quarantined",
+        "redacted",
+        "consent_dropped",
+        "unchanged",
+        "files_read",
+    ):
+        if key in d:
+            table.add_row(key.replace("_", " "), f"{d[key]:,}")
+    if d.get("seconds"):
+        table.add_row("seconds", f"{d['seconds']:.2f}")
+    out.print(table)
+    for reason, n in sorted(d.get("quarantine_reasons", {}).items()):
+        out.print(f"  quarantined: {n:,} x {reason}")
+
+
+@app.command()
+@user_errors
+def ingest(
+    source: Annotated[str | None, typer.Option(help="Only this source (default: all file sources).")] = None,
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Read new data from the project's sources."""
+    project = _open(project_dir)
+    with _Bars() as bars:
+        summary = run_ingest(project, source, progress=bars)
+    emit(summary, as_json, _print_ingest)
+
+
+@app.command()
+@user_errors
+def records(
+    status: Annotated[
+        str | None, typer.Option(help="accepted, duplicate, near_duplicate, quarantined, deleted")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Records per page.")] = 50,
+    cursor: Annotated[int, typer.Option(min=0, help="Start after this record id (from next_cursor).")] = 0,
+    payload: Annotated[bool, typer.Option(help="Include each record's payload.")] = False,
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """List records, oldest first, one page at a time."""
+    project = _open(project_dir)
+    items, next_cursor = list_records(project, status=status, cursor=cursor, limit=limit, with_payload=payload)
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table("id", "source", "source key", "status", "duplicate of", "reasons")
+        for r in d["records"]:
+            reasons = "; ".join(f"{x['code']}: {x['message']}" for x in r["reasons"])
+            table.add_row(
+                str(r["id"]), r["source"], r["source_key"], r["status"], str(r["duplicate_of"] or ""), reasons
+            )
+        out.print(table)
+        if d["next_cursor"] is not None:
+            out.print(f"more: --cursor {d['next_cursor']}")
+
+    emit({"records": items, "next_cursor": next_cursor}, as_json, human)
+
+
+@quarantine_app.command("release")
+@user_errors
+def quarantine_release(
+    record_id: Annotated[int, typer.Argument(metavar="ID", help="The quarantined record's id.")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Re-validate a quarantined row and, if it now passes, ingest it."""
+    result = release_quarantined(_open(project_dir), record_id, actor=_actor())
+    emit(result, as_json, lambda d: out.print(f"record {d['id']}: {d['status']}"))
+
+
+@quarantine_app.command("drop")
+@user_errors
+def quarantine_drop(
+    record_id: Annotated[int, typer.Argument(metavar="ID", help="The quarantined record's id.")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Drop a quarantined row: its raw content is erased, the decision is kept."""
+    result = drop_quarantined(_open(project_dir), record_id, actor=_actor())
+    emit(result, as_json, lambda d: out.print(f"record {d['id']}: {d['status']}"))
+
+
+def _actor() -> str:
+    return "cli:" + (os.environ.get("USER") or os.environ.get("USERNAME") or "unknown")
+
+
+@user_app.command("add")
+@user_errors
+def user_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="admin, steward, annotator, reviewer, adjudicator or viewer.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read a password from stdin.")] = False,
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Create a user and print a new API token (shown only once)."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    result = add_user(_open(project_dir), name, role, password, actor=_actor())
+    emit(
+        result,
+        as_json,
+        lambda d: out.print(f"user [bold]{d['user']}[/] ({d['role']}) created.\nAPI token (shown once): {d['token']}"),
+    )
+
+
+@app.command()
+@user_errors
+def status(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
+    """Data-health figures of the project."""
+    data = project_status(_open(project_dir))
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table(title=f"project {d['project']}", show_header=False)
+        table.add_row("records", f"{d['records']:,}")
+        for key, value in d["by_status"].items():
+            table.add_row(f"  {key}", f"{value:,}")
+        table.add_row("labeled", f"{d['labeled']:,}")
+        table.add_row("coverage", f"{d['coverage']:.1%}")
+        if d["last_run"]:
+            run = d["last_run"]
+            table.add_row("last ingest", f"run {run['run_id']} {run['status']}, {run['age_s']:.0f} s ago")
+        out.print(table)
+
+    emit(data, as_json, human)
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    project_dir: ProjectDir = Path(),
+) -> None:
+    """Serve the web app and the HTTP API."""
+    import uvicorn
+
+    from labelloop.api.app import create_app
+
+    project = _open(project_dir)
+    err.print(f"serving project {project.name} on http://{host}:{port} (API under /api/v1, docs at /docs)")
+    uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@user_errors
+def demo(
+    project_dir: Annotated[
+        Path | None,
+        typer.Option("--project-dir", "-C", file_okay=False, help="Keep the demo project here (for serve)."),
+    ] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Ingest the bundled BBC News articles into a new project and show what came in."""
+    from labelloop.demo.run import run_demo
+
+    with _Bars() as bars:
+        result = run_demo(project_dir, progress=bars)
+
+    def human(d: dict[str, Any]) -> None:
+        _print_ingest(d["ingest"])
+        out.print(
+            f"project [bold]{d['project']}[/] in {d['project_dir']}: {d['records']:,} records, "
+            f"store {d['store_bytes'] / 1e6:.1f} MB"
+        )
+        for example in d["duplicate_examples"]:
+            out.print(f"  duplicate: {example['source_key']} = {example['duplicate_of_key']}")
+        for example in d["quarantine_examples"]:
+            out.print(f"  quarantined: {example['source_key']}: {example['reason']}")
+
+    emit(result, as_json, human)
+
+
+def main() -> None:
+    """Entry point of the ``labelloop`` script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,310 @@
+"""The project file (``labelloop.yaml``) and the process settings, validated and typed.
+
+``load_project(dir)`` reads and validates ``labelloop.yaml``; every mistake is a
+:class:`~labelloop.errors.ConfigError` whose message names the file, the key
+path and what is wrong. :class:`Settings` reads ``LABELLOOP_*`` environment
+variables; the database URL of a project is the settings' one when set, else
+the file's, else a SQLite file inside the project folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from labelloop.errors import ConfigError
+
+__all__ = [
+    "PROJECT_FILE",
+    "FieldSpec",
+    "ProjectConfig",
+    "RecordSpec",
+    "Settings",
+    "SourceSpec",
+    "load_project",
+    "project_database_url",
+    "render_template",
+]
+
+PROJECT_FILE = "labelloop.yaml"
+DEFAULT_SQLITE_NAME = ".labelloop/labelloop.db"
+DEFAULT_BLOB_DIR = ".labelloop/blobs"
+
+FieldType = Literal["string", "integer", "number", "boolean", "list", "object", "datetime", "any"]
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Strict):
+    """One field of the record schema."""
+
+    type: FieldType = "string"
+    required: bool = False
+    max_length: int | None = Field(default=None, gt=0, description="characters (string) or items (list)")
+
+
+class RecordSpec(_Strict):
+    """What a record looks like and which fields play which role."""
+
+    id_field: str | None = None
+    text_field: str | None = None
+    subject_field: str | None = None
+    consent_field: str | None = None
+    event_time_field: str | None = None
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    extra_fields: Literal["keep", "drop", "quarantine"] = "keep"
+    hash_exclude: list[str] = Field(
+        default_factory=list,
+        description="payload fields left out of the content hash (id, subject and consent always are)",
+    )
+    max_field_chars: int = Field(default=1_000_000, gt=0, description="a longer field quarantines the row")
+    blob_threshold_bytes: int = Field(default=64 * 1024, gt=0, description="larger payloads go to the blob store")
+
+    @model_validator(mode="after")
+    def _roles_are_fields(self) -> RecordSpec:
+        if self.fields:
+            for role in ("id_field", "text_field", "subject_field", "consent_field", "event_time_field"):
+                name = getattr(self, role)
+                if name is not None and name not in self.fields:
+                    raise ValueError(f"{role} '{name}' is not one of the declared fields {sorted(self.fields)}")
+        return self
+
+
+class SourceSpec(_Strict):
+    """A place records come from."""
+
+    name: Annotated[str, Field(pattern=NAME_RE)]
+    kind: Literal["jsonl", "csv", "parquet", "directory", "push"]
+    path: str | None = Field(default=None, description="file, glob or folder, relative to the project folder")
+    encoding: str = Field(default="auto", description="'auto' reads BOMs (UTF-8/16/32) else strict UTF-8")
+    batch_size: int = Field(default=20_000, gt=0, le=1_000_000)
+    # csv
+    delimiter: str = ","
+    quotechar: str = '"'
+    # directory
+    pattern: str = "**/*.txt"
+    label_field: str | None = Field(default=None, description="directory: keep the sub-folder name in this field")
+
+    @model_validator(mode="after")
+    def _path_when_needed(self) -> SourceSpec:
+        if self.kind != "push" and not self.path:
+            raise ValueError(f"source '{self.name}' of kind {self.kind} needs a 'path'")
+        if len(self.delimiter) != 1 or len(self.quotechar) != 1:
+            raise ValueError("delimiter and quotechar must be one character each")
+        if self.encoding != "auto":
+            import codecs
+
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"unknown encoding '{self.encoding}'") from None
+        return self
+
+
+class NearDuplicatesSpec(_Strict):
+    threshold: float = Field(default=0.8, gt=0, le=1)
+
+
+class RuleSpec(_Strict):
+    field: str
+    min_length: int | None = None
+    max_length: int | None = None
+    severity: Literal["quarantine", "flag"] = "quarantine"
+
+
+class StagesSpec(_Strict):
+    """Data-health stages. Parsed and checked here; see ``unsupported_stages``."""
+
+    near_duplicates: NearDuplicatesSpec | None = None
+    pii: dict[str, Literal["mask", "hash", "drop", "quarantine", "keep"]] | None = None
+    rules: list[RuleSpec] | None = None
+    consent: dict[str, Any] | None = None
+
+
+class QuestionSpec(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+    type: Literal["single", "multi", "spans", "rating", "pairwise", "text"]
+    labels: list[str] | None = None
+
+
+class LabelSchemaSpec(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    guidelines: str = ""
+    questions: list[QuestionSpec] = Field(default_factory=list)
+
+
+class ProjectConfig(_Strict):
+    """The validated content of ``labelloop.yaml``."""
+
+    name: Annotated[str, Field(pattern=NAME_RE)]
+    database_url: str | None = None
+    blob_url: str | None = None
+    record: RecordSpec = Field(default_factory=RecordSpec)
+    sources: list[SourceSpec] = Field(default_factory=list)
+    stages: StagesSpec = Field(default_factory=StagesSpec)
+    policies: dict[str, Any] = Field(default_factory=dict)
+    label_schema: LabelSchemaSpec | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, value: list[SourceSpec]) -> list[SourceSpec]:
+        names = [s.name for s in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {dupes}")
+        return value
+
+    def source(self, name: str) -> SourceSpec:
+        """The source called ``name``; :class:`ConfigError` if there is none."""
+        for spec in self.sources:
+            if spec.name == name:
+                return spec
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named '{name}' in {PROJECT_FILE} (sources: {known})", key="sources")
+
+    def unsupported_stages(self) -> list[str]:
+        """Stages configured here that this version cannot honour.
+
+        Ingestion refuses to run while this list is not empty: silently skipping a
+        PII or consent stage would store what the user asked us not to store.
+        """
+        configured = [k for k, v in self.stages.model_dump().items() if v not in (None, [], {})]
+        return configured
+
+    def unsupported_policies(self) -> list[str]:
+        """Policies configured here that this version cannot honour (see ``unsupported_stages``)."""
+        return sorted(self.policies)
+
+
+class Settings(BaseSettings):
+    """Process settings from ``LABELLOOP_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
+
+    database_url: str | None = None
+    blob_url: str | None = None
+    sqlite_busy_timeout_ms: int = 30_000
+    max_push_bytes: int = 256 * 1024 * 1024
+
+
+def project_database_url(project_dir: Path, config: ProjectConfig, settings: Settings) -> str:
+    """The database URL for a project: env, then file, then ``.labelloop/labelloop.db``."""
+    url = settings.database_url or config.database_url
+    if url:
+        return url
+    return f"sqlite:///{(project_dir / DEFAULT_SQLITE_NAME).resolve()}"
+
+
+def project_blob_url(project_dir: Path, config: ProjectConfig, settings: Settings) -> str:
+    """The blob store URL: env, then file, then ``.labelloop/blobs`` in the project folder."""
+    url = settings.blob_url or config.blob_url
+    if url:
+        if "://" not in url and not Path(url).is_absolute():
+            return str((project_dir / url).resolve())
+        return url
+    return str((project_dir / DEFAULT_BLOB_DIR).resolve())
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        loc = ".".join(str(x) for x in item["loc"]) or "(top level)"
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif item["type"] == "missing":
+            msg = "required key is missing"
+        msg = re.sub(r"^Value error, ", "", msg)
+        parts.append(f"{loc}: {msg}")
+    more = f" (and {len(error.errors()) - 5} more)" if len(error.errors()) > 5 else ""
+    return f"{path}: " + "; ".join(parts) + more
+
+
+def parse_project(text: str, path: Path) -> ProjectConfig:
+    """Validate the YAML ``text`` of a project file; ``path`` is used in messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with at least 'name', got {type(data).__name__}")
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc), errors=exc.errors(include_url=False)) from None
+
+
+def load_project(project_dir: Path) -> ProjectConfig:
+    """Read and validate ``labelloop.yaml`` in ``project_dir``."""
+    path = project_dir / PROJECT_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{path} not found: run 'labelloop init {project_dir}' or pass --project-dir", key="project_dir"
+        )
+    return parse_project(path.read_text(encoding="utf-8"), path)
+
+
+TEMPLATES: dict[str, str] = {
+    "default": """\
+name: {name}
+record:
+  id_field: id
+  text_field: text
+  subject_field: user
+  consent_field: consent
+  fields:
+    id: {{type: string, required: true}}
+    text: {{type: string, required: true}}
+    user: {{type: string}}
+    consent: {{type: list}}
+sources:
+  - name: inbox
+    kind: jsonl            # also: csv, parquet, directory, push
+    path: data/*.jsonl
+  - name: api
+    kind: push             # POST /api/v1/projects/{name}/records
+label_schema:
+  guidelines: "Pick the main topic."
+  questions:
+    - {{name: topic, type: single, labels: [business, entertainment, politics, sport, tech]}}
+""",
+    "news": """\
+name: {name}
+record:
+  text_field: text
+  fields:
+    text: {{type: string, required: true}}
+    topic: {{type: string}}
+sources:
+  - name: bbc
+    kind: directory        # one folder per topic; the folder name goes to 'topic'
+    path: {data_path}
+    pattern: "*/*.txt"
+    label_field: topic
+    encoding: utf-8
+label_schema:
+  guidelines: "Pick the main topic of the article."
+  questions:
+    - {{name: topic, type: single, labels: [business, entertainment, politics, sport, tech]}}
+""",
+}
+
+
+def render_template(template: str, name: str, **values: str) -> str:
+    """The text of a new ``labelloop.yaml`` from one of :data:`TEMPLATES`."""
+    if template not in TEMPLATES:
+        raise ConfigError(f"unknown template '{template}' (templates: {', '.join(sorted(TEMPLATES))})")
+    if not re.match(NAME_RE, name):
+        raise ConfigError(f"project name '{name}' must match {NAME_RE}")
+    return TEMPLATES[template].format(name=name, data_path=values.get("data_path", "data"))

@@ -1,0 +1,1 @@
+"""Governance: users, roles, API tokens, the audit log."""

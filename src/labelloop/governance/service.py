@@ -1,0 +1,119 @@
+"""Users, roles and API tokens.
+
+Passwords are hashed with scrypt (standard library; parameters in the stored
+string so they can be raised later). API tokens are random 32-byte strings
+shown once; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from labelloop.errors import AuthenticationError, ConflictError, InvalidInputError, PermissionDeniedError
+from labelloop.project import Project
+from labelloop.store import repo
+from labelloop.store.engine import Store
+
+__all__ = ["Principal", "Role", "add_user", "authenticate_token", "hash_password", "require", "verify_password"]
+
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+TOKEN_PREFIX = "ll_"
+
+
+class Role(StrEnum):
+    """What a member of a project may do."""
+
+    ADMIN = "admin"
+    STEWARD = "steward"
+    ANNOTATOR = "annotator"
+    REVIEWER = "reviewer"
+    ADJUDICATOR = "adjudicator"
+    VIEWER = "viewer"
+
+
+#: Who may do what. The API and the web app check the same table.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "records.push": frozenset({Role.ADMIN, Role.STEWARD}),
+    "records.read": frozenset(Role),
+    "quarantine.decide": frozenset({Role.ADMIN, Role.STEWARD}),
+    "users.manage": frozenset({Role.ADMIN}),
+    "metrics.read": frozenset(Role),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    user_id: int
+    name: str
+    role: Role
+    project_id: int
+    project: str
+
+
+def hash_password(password: str, *, n: int = 2**14, r: int = 8, p: int = 1) -> str:
+    """An scrypt hash string ``scrypt$n$r$p$salt$hash`` for ``password``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    enc = base64.b64encode
+    return f"scrypt${n}${r}${p}${enc(salt).decode()}${enc(digest).decode()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """Whether ``password`` matches a hash from :func:`hash_password` (constant time)."""
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, n, r, p, salt, digest = stored.split("$")
+    computed = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(project: Project, name: str, role: str, password: str | None = None, actor: str = "cli") -> dict[str, str]:
+    """Create a user with ``role`` and return it with a new API token (shown only now)."""
+    if not USER_NAME.match(name):
+        raise InvalidInputError(f"user name '{name}' must be 1-64 letters, digits or _.@- characters")
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise InvalidInputError(f"unknown role '{role}' (one of: {', '.join(r.value for r in Role)})") from None
+    if password is not None and len(password) < 8:
+        raise InvalidInputError("the password must have at least 8 characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    password_hash = hash_password(password) if password is not None else None
+    with project.store.write() as conn:
+        if repo.find_user(conn, project.id, name) is not None:
+            raise ConflictError(f"user '{name}' already exists in project '{project.name}'")
+        user_id = repo.add_user(conn, project.id, name, role_value.value, password_hash)
+        repo.add_token(conn, user_id, _token_hash(token))
+        repo.audit(conn, project.id, actor, "user.add", name, role=role_value.value)
+    return {"user": name, "role": role_value.value, "token": token}
+
+
+def authenticate_token(store: Store, token: str | None) -> Principal:
+    """The principal owning a bearer ``token``; :class:`AuthenticationError` otherwise."""
+    if not token:
+        raise AuthenticationError("missing bearer token: send 'Authorization: Bearer <token>'")
+    with store.read() as conn:
+        row = repo.user_by_token(conn, _token_hash(token))
+    if row is None:
+        raise AuthenticationError("unknown or revoked token")
+    return Principal(int(row["id"]), str(row["name"]), Role(row["role"]), int(row["project_id"]), str(row["project"]))
+
+
+def require(principal: Principal, permission: str, project: str) -> None:
+    """Raise :class:`PermissionDeniedError` unless ``principal`` may do ``permission`` in ``project``."""
+    if principal.project != project:
+        raise PermissionDeniedError(f"user '{principal.name}' is not a member of project '{project}'")
+    if principal.role not in PERMISSIONS[permission]:
+        raise PermissionDeniedError(f"role '{principal.role.value}' may not {permission.replace('.', ' ')}")

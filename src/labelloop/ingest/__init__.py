@@ -1,0 +1,1 @@
+"""Ingestion: sources, cursors and the ingestion run."""

@@ -1,0 +1,707 @@
+"""Ingestion use cases: run file sources, accept pushed rows, decide on quarantine.
+
+Every batch is one transaction that writes its records, its quarantined rows,
+its lineage and the source cursor together: a run killed at any point leaves
+the store as of its last committed batch, and the next run resumes from the
+cursor. Re-reading old data is harmless as well: a row already stored under
+the same source key and content is *unchanged* and skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from labelloop.config import SourceSpec
+from labelloop.domain.reasons import Reason, RecordStatus
+from labelloop.errors import (
+    ConfigError,
+    ConflictError,
+    InvalidInputError,
+    LabelloopError,
+    StageExecutionError,
+)
+from labelloop.ingest.sources import (
+    RawRow,
+    file_state,
+    parse_json_line,
+    read_file,
+    read_text_document,
+)
+from labelloop.project import Project, record_shape
+from labelloop.stages.base import describe
+from labelloop.stages.dedup import ExactDedupStage
+from labelloop.stages.normalize import NormalizeResult, NormalizeStage
+from labelloop.store import repo
+
+__all__ = [
+    "COUNT_KEYS",
+    "IngestProgress",
+    "drop_quarantined",
+    "ingest_rows",
+    "list_records",
+    "parse_push_body",
+    "push_records",
+    "release_quarantined",
+    "run_ingest",
+]
+
+#: The counts every ingestion answers with (CLI ``--json`` and the push route).
+COUNT_KEYS = (
+    "read",
+    "new",
+    "exact_duplicates",
+    "near_duplicates",
+    "quarantined",
+    "redacted",
+    "consent_dropped",
+    "unchanged",
+)
+RAW_INLINE_MAX = 64 * 1024
+PUSH_SOURCE = "push"
+
+
+class IngestProgress:
+    """Progress callbacks of a run; the CLI draws bars, others ignore them."""
+
+    def file_started(self, source: str, key: str, total_bytes: int, done_bytes: int) -> None:
+        """A file begins (``done_bytes`` is where its cursor stands)."""
+
+    def advanced(self, done_bytes: int, rows: int) -> None:
+        """The current file's cursor moved to ``done_bytes`` after ``rows`` more rows."""
+
+    def file_finished(self) -> None:
+        """The current file is done."""
+
+
+@dataclass
+class _Counts:
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: dict[str, int]) -> None:
+        for key, value in other.items():
+            self.values[key] = self.values.get(key, 0) + value
+
+
+def _check_honourable(project: Project) -> None:
+    unsupported = project.config.unsupported_stages()
+    if unsupported:
+        raise ConfigError(
+            f"labelloop.yaml: stages {', '.join(unsupported)} are configured but this version cannot run them yet; "
+            "refusing to ingest rather than store data they would have changed (remove them to ingest as is)",
+            key="stages",
+        )
+    policies = project.config.unsupported_policies()
+    if policies:
+        raise ConfigError(f"labelloop.yaml: policies {', '.join(policies)} are not supported yet", key="policies")
+
+
+class _Pipeline:
+    """The stages of one project, and how one batch goes through them into the store."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.normalize = NormalizeStage(record_shape(project.config))
+        self.dedup = ExactDedupStage()
+        self.stage_log = orjson.dumps([describe(self.normalize), describe(self.dedup)]).decode()
+        self.threshold = project.config.record.blob_threshold_bytes
+
+    def write(
+        self,
+        rows: list[RawRow],
+        *,
+        source_id: int,
+        run_id: int | None,
+        cursor_key: str,
+        positions: tuple[int, int, int, int],
+        check_keys: bool,
+        keyed_by_hash: bool = False,
+        cursor_updates: Iterable[dict[str, Any]] = (),
+    ) -> dict[str, int]:
+        """Normalize, dedup and store ``rows`` with their cursor moves, in one transaction."""
+        project = self.project
+        try:
+            normalized: NormalizeResult = self.normalize.process_rows(rows, keyed_by_hash=keyed_by_hash)
+        except LabelloopError:
+            raise
+        except Exception as exc:  # the one error boundary around stage code
+            raise StageExecutionError(f"stage 'normalize' failed: {exc!r}", stage="normalize") from exc
+        kept, rejected = normalized.kept, normalized.rejected
+        has_keys = kept.num_rows > 0 and kept["external_id"].null_count < kept.num_rows
+        payloads = kept["payload"].to_pylist() if kept.num_rows else []
+        refs = self._blobs(payloads)
+        raw_refs = [
+            project.blobs.put(raw) if raw is not None and len(raw) > RAW_INLINE_MAX else None
+            for raw in rejected["raw"].to_pylist()
+        ]
+        stamp = time.time()
+        with project.store.write() as conn:
+            project.store.lock_project(conn, project.id)
+            ids = repo.allocate_record_ids(conn, kept.num_rows + rejected.num_rows)
+            kept = kept.set_column(0, "id", pa.array(ids[: kept.num_rows], pa.int64()))
+            self.dedup.check_keys = check_keys or has_keys
+            try:
+                result = self.dedup.process(kept, repo.StoreContentIndex(conn, project.id, source_id))
+            except LabelloopError:
+                raise
+            except Exception as exc:
+                raise StageExecutionError(f"stage 'exact_dedup' failed: {exc!r}", stage="exact_dedup") from exc
+            stored = result.kept
+            if refs is not None and result.counts["unchanged"]:
+                keep_ids = set(stored["id"].to_pylist())
+                refs = [r for r, rid in zip(refs, ids[: len(refs)], strict=True) if rid in keep_ids]
+            counts = {
+                "read": len(rows),
+                "new": stored.num_rows - result.counts["exact_duplicates"],
+                "exact_duplicates": result.counts["exact_duplicates"],
+                "quarantined": rejected.num_rows,
+                "unchanged": result.counts["unchanged"],
+            }
+            quarantine_ids = ids[kept.num_rows :]
+            batch_id = repo.add_batch(
+                conn,
+                run_id=run_id,
+                source_id=source_id,
+                cursor_key=cursor_key,
+                start_position=positions[0],
+                end_position=positions[1],
+                start_line=positions[2],
+                end_line=positions[3],
+                first_record_id=ids[0] if ids else None,
+                last_record_id=ids[-1] if ids else None,
+                counts=orjson.dumps(counts).decode(),
+                stages=self.stage_log,
+                created_at=stamp,
+            )
+            repo.insert_records(
+                conn,
+                stored,
+                project_id=project.id,
+                source_id=source_id,
+                batch_id=batch_id,
+                ingested_at=stamp,
+                blob_refs=refs,
+            )
+            repo.insert_quarantined(
+                conn,
+                rejected,
+                quarantine_ids,
+                project_id=project.id,
+                source_id=source_id,
+                batch_id=batch_id,
+                run_id=run_id,
+                ingested_at=stamp,
+                raw_refs=raw_refs,
+            )
+            events = [
+                {
+                    "record_id": e.record_id,
+                    "kind": e.kind,
+                    "stage": e.stage,
+                    "stage_version": e.stage_version,
+                    "run_id": run_id,
+                    "batch_id": batch_id,
+                    "details": dict(e.details),
+                }
+                for e in result.events
+            ]
+            events.extend(
+                {
+                    "record_id": rid,
+                    "kind": "quarantined",
+                    "stage": "normalize",
+                    "stage_version": self.normalize.version,
+                    "run_id": run_id,
+                    "batch_id": batch_id,
+                    "details": {"reason": reason},
+                }
+                for rid, reason in zip(quarantine_ids, rejected["reason"].to_pylist(), strict=True)
+            )
+            repo.add_events(conn, project.id, events)
+            repo.add_counters(
+                conn,
+                project.id,
+                {
+                    "accepted": counts["new"],
+                    "duplicate": counts["exact_duplicates"],
+                    "quarantined": counts["quarantined"],
+                    "rows_read": counts["read"],
+                },
+            )
+            for update in cursor_updates:
+                repo.put_cursor(conn, source_id, **update)
+            if run_id is not None:
+                repo.heartbeat(conn, run_id)
+        reasons: dict[str, Any] = {}
+        for reason in rejected["reason"].to_pylist():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        counts["reasons"] = reasons
+        return counts
+
+    def _blobs(self, payloads: list[str]) -> list[str | None] | None:
+        threshold = self.threshold
+        big = [i for i, p in enumerate(payloads) if len(p) > threshold // 4 and len(p.encode()) > threshold]
+        if not big:
+            return None
+        refs: list[str | None] = [None] * len(payloads)
+        for i in big:
+            refs[i] = self.project.blobs.put(payloads[i].encode())
+        return refs
+
+
+def _files(project: Project, spec: SourceSpec) -> list[tuple[Path, str]]:
+    base = project.dir or Path.cwd()
+    pattern = spec.path or ""
+    target = base / pattern
+    if spec.kind == "directory":
+        if not target.is_dir():
+            raise ConfigError(f"source '{spec.name}': folder {target} does not exist", key=f"sources.{spec.name}.path")
+        found = sorted(p for p in target.glob(spec.pattern) if p.is_file())
+        return [(p, p.relative_to(target).as_posix()) for p in found]
+    if any(ch in pattern for ch in "*?["):
+        root = Path(pattern).anchor or "."
+        rel = pattern[len(root) :] if Path(pattern).is_absolute() else pattern
+        found = sorted(p for p in Path(root if Path(pattern).is_absolute() else base).glob(rel) if p.is_file())
+    elif target.is_file():
+        found = [target]
+    elif target.is_dir():
+        raise ConfigError(
+            f"source '{spec.name}': {target} is a folder; use a glob such as '{pattern.rstrip('/')}/*.{spec.kind}'",
+            key=f"sources.{spec.name}.path",
+        )
+    else:
+        found = []
+    return [(p, p.relative_to(base).as_posix() if p.is_relative_to(base) else str(p)) for p in found]
+
+
+def run_ingest(project: Project, source: str | None = None, progress: IngestProgress | None = None) -> dict[str, Any]:
+    """Ingest every file source of ``project`` (or only ``source``); returns the run's counts.
+
+    Files are read from their cursors; a file that changed other than by growing is
+    re-read whole and its unchanged rows are skipped.
+    """
+    _check_honourable(project)
+    progress = progress or IngestProgress()
+    specs = [project.config.source(source)] if source else project.config.sources
+    if source and specs[0].kind == "push":
+        raise InvalidInputError(f"source '{source}' is a push source: send rows to the API instead")
+    pipeline = _Pipeline(project)
+    totals = _Counts()
+    started = time.perf_counter()
+    with project.store.write() as conn:
+        run_id = repo.start_run(conn, project.id, source)
+    files_read = 0
+    try:
+        for spec in specs:
+            if spec.kind == "push":
+                continue
+            with project.store.write() as conn:
+                source_id = repo.ensure_source(conn, project.id, spec.name, spec.kind)
+                cursors = repo.get_cursors(conn, source_id)
+            if spec.kind == "directory":
+                files_read += _ingest_directory(pipeline, spec, source_id, run_id, cursors, totals, progress)
+                continue
+            for path, key in _files(project, spec):
+                files_read += _ingest_file(
+                    pipeline, spec, source_id, run_id, path, key, cursors.get(key), totals, progress
+                )
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        with project.store.write() as conn:
+            repo.finish_run(conn, run_id, status, totals.values, error=str(exc) or type(exc).__name__)
+        raise
+    summary: dict[str, Any] = {"run_id": run_id, **totals.values}
+    summary["files_read"] = files_read
+    summary["quarantine_reasons"] = totals.reasons
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    with project.store.write() as conn:
+        repo.finish_run(conn, run_id, "succeeded", summary)
+    return summary
+
+
+def _accumulate(totals: _Counts, counts: dict[str, Any]) -> None:
+    reasons = counts.pop("reasons", {})
+    totals.add(counts)
+    for reason, n in reasons.items():
+        totals.reasons[reason] = totals.reasons.get(reason, 0) + n
+
+
+def _ingest_file(
+    pipeline: _Pipeline,
+    spec: SourceSpec,
+    source_id: int,
+    run_id: int,
+    path: Path,
+    key: str,
+    cursor: dict[str, Any] | None,
+    totals: _Counts,
+    progress: IngestProgress,
+) -> int:
+    state = file_state(path)
+    start_pos, start_line, rescan = 0, 0, False
+    if cursor is not None:
+        same_head = (
+            cursor["head_sha256"] is not None
+            and file_state(path, int(cursor["head_len"])).head_sha256 == cursor["head_sha256"]
+        )
+        unchanged = state.size == cursor["size"] and state.mtime_ns == cursor["mtime_ns"]
+        if cursor["complete"] and unchanged:
+            return 0
+        if same_head and state.size >= cursor["position"] and (state.size > cursor["size"] or not cursor["complete"]):
+            start_pos, start_line = int(cursor["position"]), int(cursor["line_no"])  # appended to, or resumed
+        else:
+            rescan = True  # rewritten: read it all again; unchanged rows are skipped by key and content
+    progress.file_started(spec.name, key, state.size, start_pos)
+    for chunk in read_file(
+        spec.kind,
+        path,
+        key,
+        start_position=start_pos,
+        start_line=start_line,
+        batch_size=spec.batch_size,
+        encoding=spec.encoding,
+        delimiter=spec.delimiter,
+        quotechar=spec.quotechar,
+    ):
+        update = {
+            "key": key,
+            "size": state.size,
+            "mtime_ns": state.mtime_ns,
+            "head_len": state.head_len,
+            "head_sha256": state.head_sha256,
+            "position": chunk.end_position,
+            "line_no": chunk.end_line,
+            "complete": chunk.complete,
+        }
+        counts = pipeline.write(
+            chunk.rows,
+            source_id=source_id,
+            run_id=run_id,
+            cursor_key=key,
+            positions=(chunk.start_position, chunk.end_position, chunk.start_line, chunk.end_line),
+            check_keys=rescan,
+            cursor_updates=[update],
+        )
+        _accumulate(totals, counts)
+        progress.advanced(chunk.end_position if spec.kind != "parquet" else state.size, len(chunk.rows))
+    progress.file_finished()
+    return 1
+
+
+def _ingest_directory(
+    pipeline: _Pipeline,
+    spec: SourceSpec,
+    source_id: int,
+    run_id: int,
+    cursors: dict[str, Any],
+    totals: _Counts,
+    progress: IngestProgress,
+) -> int:
+    config = pipeline.project.config
+    text_field = config.record.text_field or "text"
+    files = _files(pipeline.project, spec)
+    todo: list[tuple[Path, str, Any, bool]] = []
+    for path, key in files:
+        stat = path.stat()
+        cursor = cursors.get(key)
+        if cursor is not None and cursor["size"] == stat.st_size and cursor["mtime_ns"] == stat.st_mtime_ns:
+            continue
+        todo.append((path, key, stat, cursor is not None))
+    total = sum(item[2].st_size for item in todo)
+    progress.file_started(spec.name, spec.path or "", total, 0)
+    done = 0
+    for start in range(0, len(todo), spec.batch_size):
+        part = todo[start : start + spec.batch_size]
+        rows: list[RawRow] = []
+        updates: list[dict[str, Any]] = []
+        for line, (path, key, stat, _seen) in enumerate(part, start=start + 1):
+            text, bad = read_text_document(path, key, spec.encoding)
+            if bad is not None:
+                rows.append(bad._replace(line=line))
+            else:
+                data: dict[str, Any] = {text_field: text}
+                if spec.label_field:
+                    parent = Path(key).parent.as_posix()
+                    data[spec.label_field] = None if parent == "." else parent
+                rows.append(RawRow(key, 0, line, data, None, None, None))
+            updates.append(
+                {
+                    "key": key,
+                    "size": stat.st_size,
+                    "mtime_ns": stat.st_mtime_ns,
+                    "head_len": 0,
+                    "head_sha256": None,
+                    "position": stat.st_size,
+                    "line_no": 1,
+                    "complete": True,
+                }
+            )
+        counts = pipeline.write(
+            rows,
+            source_id=source_id,
+            run_id=run_id,
+            cursor_key=spec.path or "",
+            check_keys=any(s for *_, s in part),
+            positions=(start, start + len(part), start, start + len(part)),
+            cursor_updates=updates,
+        )
+        _accumulate(totals, counts)
+        done += sum(item[2].st_size for item in part)
+        progress.advanced(done, len(part))
+    progress.file_finished()
+    return len(todo)
+
+
+# -- push -----------------------------------------------------------------------------------------------
+
+
+def parse_push_body(body: bytes, content_type: str | None) -> Iterator[RawRow]:
+    """Rows of a pushed body: a JSON array of objects, or NDJSON (one object a line).
+
+    A whole body that is not JSON is a request error; inside a valid array or
+    NDJSON body, an element that is not an object is a quarantined row.
+    """
+    stripped = body.lstrip()
+    if not stripped:
+        raise InvalidInputError("the body is empty: send a JSON array of records or NDJSON")
+    is_ndjson = (content_type or "").split(";")[0].strip() in ("application/x-ndjson", "application/jsonl") or not (
+        stripped.startswith(b"[")
+    )
+    if not is_ndjson:
+        try:
+            items = orjson.loads(stripped)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(items, list):
+            raise InvalidInputError("the body must be a JSON array of records (or NDJSON)")
+        for i, item in enumerate(items, start=1):
+            if isinstance(item, dict):
+                yield RawRow(f"#{i}", i, i, item, None, None, None)
+            else:
+                yield RawRow(
+                    f"#{i}",
+                    i,
+                    i,
+                    None,
+                    orjson.dumps(item),
+                    Reason.NOT_AN_OBJECT,
+                    f"item {i} is JSON {type(item).__name__}, expected an object",
+                )
+        return
+    for i, line in enumerate(body.split(b"\n"), start=1):
+        line = line.strip()
+        if line:
+            yield parse_json_line(f"#{i}", i, i, line)
+
+
+def push_records(
+    project: Project, body: bytes, content_type: str | None = None, source: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
+    """Ingest a pushed body (see :func:`parse_push_body`); idempotent by external id / content hash."""
+    rows = list(parse_push_body(body, content_type))
+    return ingest_rows(project, rows, source=source, actor=actor)
+
+
+def ingest_rows(
+    project: Project, rows: list[RawRow], source: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
+    """Ingest rows handed over in memory, as one run of the push source."""
+    _check_honourable(project)
+    spec_name = source or next((s.name for s in project.config.sources if s.kind == "push"), PUSH_SOURCE)
+    if source is not None and project.config.source(source).kind != "push":
+        raise InvalidInputError(f"source '{source}' is not a push source")
+    pipeline = _Pipeline(project)
+    totals = _Counts()
+    with project.store.write() as conn:
+        source_id = repo.ensure_source(conn, project.id, spec_name, "push")
+        run_id = repo.start_run(conn, project.id, spec_name)
+    try:
+        batch = 20_000
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            counts = pipeline.write(
+                part,
+                source_id=source_id,
+                run_id=run_id,
+                cursor_key="push",
+                check_keys=True,
+                keyed_by_hash=True,
+                positions=(start, start + len(part), start, start + len(part)),
+            )
+            _accumulate(totals, counts)
+    except BaseException as exc:
+        with project.store.write() as conn:
+            repo.finish_run(conn, run_id, "failed", totals.values, error=str(exc) or type(exc).__name__)
+        raise
+    summary: dict[str, Any] = {"run_id": run_id, **totals.values, "quarantine_reasons": totals.reasons}
+    with project.store.write() as conn:
+        repo.finish_run(conn, run_id, "succeeded", summary)
+        if actor:
+            repo.audit(conn, project.id, actor, "push", spec_name, read=summary["read"], new=summary["new"])
+    return summary
+
+
+# -- reading and deciding ----------------------------------------------------------------------------------
+
+
+def _public(row: dict[str, Any], names: dict[int, str], with_payload: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": int(row["id"]),
+        "source": names.get(int(row["source_id"]), str(row["source_id"])),
+        "source_key": row["source_key"],
+        "external_id": row["external_id"],
+        "status": row["status"],
+        "duplicate_of": row["duplicate_of"],
+        "reasons": orjson.loads(row["reasons"]) if row["reasons"] else [],
+        "ingested_at": row["ingested_at"],
+        "content_hash": bytes(row["content_hash"]).hex() if row["content_hash"] is not None else None,
+    }
+    if with_payload:
+        out["payload"] = orjson.loads(row["payload"]) if row["payload"] else None
+        out["blob_ref"] = row["blob_ref"]
+    return out
+
+
+def list_records(
+    project: Project, *, status: str | None = None, cursor: int = 0, limit: int = 100, with_payload: bool = False
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of records after ``cursor`` (an id); returns the page and the next cursor (None at the end)."""
+    if status is not None and status not in {s.value for s in RecordStatus}:
+        allowed = ", ".join(s.value for s in RecordStatus)
+        raise InvalidInputError(f"unknown status '{status}' (one of: {allowed})")
+    if not 1 <= limit <= 10_000:
+        raise InvalidInputError("limit must be between 1 and 10000")
+    with project.store.read() as conn:
+        rows = repo.list_records(conn, project.id, status=status, after=cursor, limit=limit)
+        names = repo.source_names(conn, project.id)
+    items = [_public(r, names, with_payload) for r in rows]
+    next_cursor = items[-1]["id"] if len(items) == limit else None
+    return items, next_cursor
+
+
+def _raw_of(project: Project, entry: dict[str, Any]) -> bytes | None:
+    if entry["raw_blob_ref"]:
+        return project.blobs.get(entry["raw_blob_ref"])
+    return None if entry["raw"] is None else bytes(entry["raw"])
+
+
+def release_quarantined(project: Project, record_id: int, actor: str = "cli") -> dict[str, Any]:
+    """Re-validate a quarantined row against the current schema and ingest it in place.
+
+    The record keeps its id; its raw row and the decision stay in the audit trail.
+    A row that is still invalid stays in quarantine (:class:`ConflictError`).
+    """
+    with project.store.read() as conn:
+        rec = repo.get_record(conn, record_id)
+        entry = repo.get_quarantine(conn, record_id)
+        rec["source_name"] = repo.source_names(conn, project.id).get(int(rec["source_id"]))
+    if rec["project_id"] != project.id:
+        raise ConflictError(f"record {record_id} belongs to another project")
+    if entry["decision"] is not None or rec["status"] != RecordStatus.QUARANTINED:
+        raise ConflictError(f"record {record_id} was already decided: {entry['decision'] or rec['status']}")
+    raw = _raw_of(project, entry)
+    if raw is None:
+        raise ConflictError(f"record {record_id} has no raw row left to release")
+    parsed = _reparse(project, rec, raw, parse_json_line)
+    normalized = NormalizeStage(record_shape(project.config)).process_rows([parsed])
+    if normalized.rejected.num_rows:
+        message = normalized.rejected["message"][0].as_py()
+        raise ConflictError(
+            f"record {record_id} is still invalid: {message}", reason=normalized.rejected["reason"][0].as_py()
+        )
+    kept = normalized.kept
+    digest = kept["content_hash"][0].as_py()
+    payload = kept["payload"][0].as_py()
+    with project.store.write() as conn:
+        project.store.lock_project(conn, project.id)
+        index = repo.StoreContentIndex(conn, project.id, int(rec["source_id"]))
+        first = index.first_ids([digest]).get(digest)
+        status = RecordStatus.ACCEPTED if first is None or first > record_id else RecordStatus.DUPLICATE
+        repo.set_record(
+            conn,
+            record_id,
+            status=status,
+            content_hash=digest,
+            payload=payload,
+            external_id=kept["external_id"][0].as_py(),
+            subject_id=kept["subject_id"][0].as_py(),
+            consent=kept["consent"][0].as_py(),
+            event_time=kept["event_time"][0].as_py(),
+            duplicate_of=first if status == RecordStatus.DUPLICATE else None,
+        )
+        repo.decide_quarantine(conn, record_id, "released", actor, drop_raw=False)
+        repo.add_events(
+            conn,
+            project.id,
+            [{"record_id": record_id, "kind": "released", "actor": actor, "details": {"status": str(status)}}],
+        )
+        repo.add_counters(conn, project.id, {"quarantined": -1, str(status): 1})
+        repo.audit(conn, project.id, actor, "quarantine.release", str(record_id), status=str(status))
+    return {"id": record_id, "status": str(status), "duplicate_of": first if status == RecordStatus.DUPLICATE else None}
+
+
+def _reparse(project: Project, rec: dict[str, Any], raw: bytes, parse_line: Callable[..., RawRow]) -> RawRow:
+    """Turn a quarantined raw row back into a row, with the source's declared encoding."""
+    key = str(rec["source_key"])
+    spec = next((s for s in project.config.sources if s.name == rec.get("source_name")), None)
+    encoding = spec.encoding if spec is not None and spec.encoding != "auto" else "utf-8"
+    if spec is not None and spec.kind == "directory":
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            return RawRow(key, 0, 1, None, raw, Reason.INVALID_ENCODING, f"still not valid {encoding}: {exc}")
+        data: dict[str, Any] = {project.config.record.text_field or "text": text}
+        if spec.label_field:
+            parent = Path(key).parent.as_posix()
+            data[spec.label_field] = None if parent == "." else parent
+        return RawRow(key, 0, 1, data, None, None, None)
+    if spec is not None and spec.kind == "csv":
+        import csv
+        import io
+
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            return RawRow(key, 0, 1, None, raw, Reason.INVALID_ENCODING, f"still not valid {encoding}: {exc}")
+        return RawRow(
+            key,
+            0,
+            1,
+            None,
+            raw,
+            Reason.RAGGED_ROW,
+            "a CSV row is released by fixing the file and "
+            f"ingesting again: {next(csv.reader(io.StringIO(text)), [])!r}",
+        )
+    if encoding != "utf-8":
+        try:
+            raw = raw.decode(encoding).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            return RawRow(key, 0, 1, None, raw, Reason.INVALID_ENCODING, f"still not valid {encoding}: {exc}")
+    return parse_line(key, 0, 1, raw)
+
+
+def drop_quarantined(project: Project, record_id: int, actor: str = "cli") -> dict[str, Any]:
+    """A person drops a quarantined row: its raw content is erased, the decision kept."""
+    with project.store.write() as conn:
+        rec = repo.get_record(conn, record_id)
+        entry = repo.get_quarantine(conn, record_id)
+        if rec["project_id"] != project.id:
+            raise ConflictError(f"record {record_id} belongs to another project")
+        if entry["decision"] is not None or rec["status"] != RecordStatus.QUARANTINED:
+            raise ConflictError(f"record {record_id} was already decided: {entry['decision'] or rec['status']}")
+        if entry["raw_blob_ref"]:
+            project.blobs.delete(entry["raw_blob_ref"])
+        repo.decide_quarantine(conn, record_id, "dropped", actor, drop_raw=True)
+        repo.set_record(conn, record_id, status=RecordStatus.DELETED)
+        repo.add_events(conn, project.id, [{"record_id": record_id, "kind": "dropped", "actor": actor}])
+        repo.add_counters(conn, project.id, {"quarantined": -1, "deleted": 1})
+        repo.audit(conn, project.id, actor, "quarantine.drop", str(record_id))
+    return {"id": record_id, "status": str(RecordStatus.DELETED)}

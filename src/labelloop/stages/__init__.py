@@ -1,0 +1,1 @@
+"""Stages: named, versioned steps over a batch of records (a ``pyarrow.Table``)."""

@@ -1,0 +1,108 @@
+"""Exact deduplication by content hash.
+
+A record whose content hash was seen before (in the store or earlier in the
+batch) is kept with ``status=duplicate`` and ``duplicate_of`` the first record
+with that content, and gets a ``duplicate_of`` lineage event: never dropped.
+A row whose (source key, content hash) is already stored for the same source
+is *unchanged*: a re-sent or re-read row, not a new fact; it is skipped and
+counted, which is what makes pushes and re-reads idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from labelloop.stages.base import LineageEvent, StageResult, empty_rejects
+
+__all__ = ["ContentIndex", "ExactDedupStage", "MemoryContentIndex"]
+
+
+class ContentIndex(Protocol):
+    """What exact dedup must know about records stored before this batch."""
+
+    def first_ids(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
+        """For each known hash, the id of the first live record with it."""
+        ...
+
+    def known_keys(self, hashes: Iterable[bytes]) -> set[tuple[bytes, str]]:
+        """(hash, source key) pairs already stored for this batch's source."""
+        ...
+
+
+class MemoryContentIndex:
+    """An in-memory :class:`ContentIndex` (tests, and one-shot runs)."""
+
+    def __init__(self) -> None:
+        self.first: dict[bytes, int] = {}
+        self.keys: set[tuple[bytes, str]] = set()
+
+    def first_ids(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
+        return {h: self.first[h] for h in hashes if h in self.first}
+
+    def known_keys(self, hashes: Iterable[bytes]) -> set[tuple[bytes, str]]:
+        wanted = set(hashes)
+        return {pair for pair in self.keys if pair[0] in wanted}
+
+    def add(self, batch: pa.Table) -> None:
+        """Remember the stored rows of ``batch``."""
+        for rid, h, key in zip(
+            batch["id"].to_pylist(), batch["content_hash"].to_pylist(), batch["source_key"].to_pylist(), strict=True
+        ):
+            self.first.setdefault(h, rid)
+            self.keys.add((h, key))
+
+
+class ExactDedupStage:
+    """Mark exact duplicates; skip rows already stored under the same key."""
+
+    name = "exact_dedup"
+    version = "1"
+
+    def __init__(self, *, check_keys: bool = True) -> None:
+        self.check_keys = check_keys
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """Hash function and whether keys are checked for idempotency."""
+        return {"hash": "blake2b-128", "check_keys": self.check_keys}
+
+    def process(self, batch: pa.Table, state: ContentIndex) -> StageResult:
+        """Mark duplicates in ``batch`` (whose ``id`` column is filled) using ``state``."""
+        ids: list[int] = batch["id"].to_pylist()
+        hashes: list[bytes] = batch["content_hash"].to_pylist()
+        unique = set(hashes)
+        first = state.first_ids(unique)
+        known = state.known_keys(unique) if self.check_keys else set()
+        keys: list[str] = batch["source_key"].to_pylist() if known else []
+        keep = [True] * len(ids)
+        status = ["accepted"] * len(ids)
+        dup_of: list[int | None] = [None] * len(ids)
+        events: list[LineageEvent] = []
+        unchanged = 0
+        seen_keys: set[tuple[bytes, str]] = set()
+        for i, digest in enumerate(hashes):
+            if known:
+                pair = (digest, keys[i])
+                if pair in known or pair in seen_keys:
+                    keep[i] = False
+                    unchanged += 1
+                    continue
+                seen_keys.add(pair)
+            original = first.get(digest)
+            if original is None:
+                first[digest] = ids[i]
+                continue
+            status[i] = "duplicate"
+            dup_of[i] = original
+            events.append(LineageEvent(ids[i], "duplicate_of", self.name, self.version, {"of": original}))
+        out = batch.set_column(
+            batch.schema.get_field_index("status"), "status", pa.array(status, pa.string())
+        ).set_column(batch.schema.get_field_index("duplicate_of"), "duplicate_of", pa.array(dup_of, pa.int64()))
+        if unchanged:
+            out = out.filter(pa.array(keep))
+        duplicates = int(pc.sum(pc.equal(out["status"], "duplicate")).as_py() or 0) if len(out) else 0
+        return StageResult(out, empty_rejects(), events, {"exact_duplicates": duplicates, "unchanged": unchanged})

@@ -1,0 +1,611 @@
+"""Repository functions: each takes an open :class:`~sqlalchemy.Connection` and never commits.
+
+Services own the transaction (``with store.write() as conn: ...``) and call these.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import orjson
+import pyarrow as pa
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from labelloop.errors import NotFoundError, StorageError
+from labelloop.store.tables import (
+    api_tokens,
+    audit_log,
+    counters,
+    ingest_batches,
+    ingest_runs,
+    lineage_events,
+    projects,
+    quarantine,
+    records,
+    source_cursors,
+    sources,
+    users,
+)
+
+__all__ = [
+    "StoreContentIndex",
+    "add_counters",
+    "allocate_record_ids",
+    "ensure_project",
+    "ensure_source",
+    "upsert",
+]
+
+# SQLite allows 32,766 bound parameters; keep well under it.
+_IN_CHUNK = 10_000
+
+
+def now() -> float:
+    """Wall-clock time as float epoch seconds (the unit of every stored time)."""
+    return time.time()
+
+
+def upsert(
+    conn: Connection,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update_cols: Sequence[str],
+    *,
+    increment: bool = False,
+) -> None:
+    """Insert ``rows`` or update ``update_cols`` on conflict over ``keys``, on any dialect.
+
+    With ``increment`` the update adds the new value to the stored one (counters).
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    stmt: Any = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(list(rows))
+    excluded = stmt.excluded
+    values = {c: (table.c[c] + excluded[c]) if increment else excluded[c] for c in update_cols}
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values))
+
+
+# -- projects and sources -----------------------------------------------------------------------
+
+
+def ensure_project(conn: Connection, name: str) -> int:
+    """The id of project ``name``, created if new."""
+    found = conn.execute(select(projects.c.id).where(projects.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    return int(conn.execute(insert(projects).values(name=name, created_at=now()).returning(projects.c.id)).scalar_one())
+
+
+def find_project(conn: Connection, name: str) -> int:
+    """The id of project ``name``; :class:`NotFoundError` if the store has none."""
+    found = conn.execute(select(projects.c.id).where(projects.c.name == name)).scalar()
+    if found is None:
+        raise NotFoundError(f"project '{name}' not found", project=name)
+    return int(found)
+
+
+def ensure_source(conn: Connection, project_id: int, name: str, kind: str) -> int:
+    """The id of source ``name`` in a project, created if new."""
+    found = conn.execute(
+        select(sources.c.id).where(sources.c.project_id == project_id, sources.c.name == name)
+    ).scalar()
+    if found is not None:
+        return int(found)
+    return int(
+        conn.execute(
+            insert(sources)
+            .values(project_id=project_id, name=name, kind=kind, created_at=now())
+            .returning(sources.c.id)
+        ).scalar_one()
+    )
+
+
+def source_names(conn: Connection, project_id: int) -> dict[int, str]:
+    """Source id -> name for a project."""
+    rows = conn.execute(select(sources.c.id, sources.c.name).where(sources.c.project_id == project_id))
+    return {int(r.id): str(r.name) for r in rows}
+
+
+# -- cursors and runs ---------------------------------------------------------------------------
+
+
+def get_cursors(conn: Connection, source_id: int) -> dict[str, Any]:
+    """Every cursor of a source, by key."""
+    rows = conn.execute(select(source_cursors).where(source_cursors.c.source_id == source_id)).mappings()
+    return {str(r["key"]): dict(r) for r in rows}
+
+
+def put_cursor(conn: Connection, source_id: int, key: str, **values: Any) -> None:
+    """Create or move the cursor ``key`` of a source."""
+    row = {"source_id": source_id, "key": key, "updated_at": now(), **values}
+    upsert(conn, source_cursors, [row], ["source_id", "key"], [c for c in row if c not in ("source_id", "key")])
+
+
+def start_run(conn: Connection, project_id: int, source_name: str | None) -> int:
+    """Record a new ingestion run; marks runs of dead processes on this host as interrupted."""
+    host, pid = socket.gethostname(), os.getpid()
+    stale = conn.execute(
+        select(ingest_runs.c.id, ingest_runs.c.pid, ingest_runs.c.host, ingest_runs.c.heartbeat_at).where(
+            ingest_runs.c.project_id == project_id, ingest_runs.c.status == "running"
+        )
+    ).all()
+    for run in stale:
+        dead = (run.host == host and not _alive(int(run.pid))) or run.heartbeat_at < now() - 3600
+        if dead:
+            conn.execute(
+                update(ingest_runs)
+                .where(ingest_runs.c.id == run.id)
+                .values(status="interrupted", finished_at=now(), error="the process stopped before the run ended")
+            )
+    stamp = now()
+    return int(
+        conn.execute(
+            insert(ingest_runs)
+            .values(
+                project_id=project_id,
+                source_name=source_name,
+                status="running",
+                started_at=stamp,
+                heartbeat_at=stamp,
+                host=host,
+                pid=pid,
+            )
+            .returning(ingest_runs.c.id)
+        ).scalar_one()
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, Any], error: str | None = None) -> None:
+    """Close a run with its final counts."""
+    conn.execute(
+        update(ingest_runs)
+        .where(ingest_runs.c.id == run_id)
+        .values(status=status, finished_at=now(), heartbeat_at=now(), counts=orjson.dumps(counts).decode(), error=error)
+    )
+
+
+def heartbeat(conn: Connection, run_id: int) -> None:
+    """Show that a run is alive."""
+    conn.execute(update(ingest_runs).where(ingest_runs.c.id == run_id).values(heartbeat_at=now()))
+
+
+def add_batch(conn: Connection, **values: Any) -> int:
+    """Append one ingestion batch (the per-batch lineage: run, source, position range)."""
+    values.setdefault("created_at", now())
+    return int(conn.execute(insert(ingest_batches).values(**values).returning(ingest_batches.c.id)).scalar_one())
+
+
+def set_batch_range(
+    conn: Connection, batch_id: int, first: int | None, last: int | None, counts: dict[str, int]
+) -> None:
+    """Fill in the record id range and counts of a batch once its rows are written."""
+    conn.execute(
+        update(ingest_batches)
+        .where(ingest_batches.c.id == batch_id)
+        .values(first_record_id=first, last_record_id=last, counts=orjson.dumps(counts).decode())
+    )
+
+
+# -- records --------------------------------------------------------------------------------------
+
+
+def allocate_record_ids(conn: Connection, n: int) -> list[int]:
+    """``n`` fresh record ids (under the project's write lock)."""
+    if n == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        result = conn.exec_driver_sql("SELECT nextval('records_id_seq') FROM generate_series(1, %(n)s)", {"n": n})
+        return [int(r[0]) for r in result]
+    start = int(conn.execute(select(func.coalesce(func.max(records.c.id), 0))).scalar_one()) + 1
+    return list(range(start, start + n))
+
+
+class StoreContentIndex:
+    """The exact-dedup state, read from the records table inside the write transaction."""
+
+    def __init__(self, conn: Connection, project_id: int, source_id: int) -> None:
+        self.conn = conn
+        self.project_id = project_id
+        self.source_id = source_id
+
+    def _chunks(self, hashes: Iterable[bytes]) -> Iterable[list[bytes]]:
+        items = list(hashes)
+        for i in range(0, len(items), _IN_CHUNK):
+            yield items[i : i + _IN_CHUNK]
+
+    def first_ids(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        live = ("accepted", "duplicate", "near_duplicate")
+        for part in self._chunks(hashes):
+            stmt = (
+                select(records.c.content_hash, func.min(records.c.id))
+                .where(
+                    records.c.project_id == self.project_id,
+                    records.c.content_hash.in_(part),
+                    records.c.status.in_(live),
+                )
+                .group_by(records.c.content_hash)
+            )
+            found.update({bytes(h): int(i) for h, i in self.conn.execute(stmt)})
+        return found
+
+    def known_keys(self, hashes: Iterable[bytes]) -> set[tuple[bytes, str]]:
+        known: set[tuple[bytes, str]] = set()
+        for part in self._chunks(hashes):
+            stmt = select(records.c.content_hash, records.c.source_key).where(
+                records.c.project_id == self.project_id,
+                records.c.content_hash.in_(part),
+                records.c.source_id == self.source_id,
+            )
+            known.update((bytes(h), str(k)) for h, k in self.conn.execute(stmt))
+        return known
+
+
+RECORD_COLUMNS = (
+    "id",
+    "project_id",
+    "source_id",
+    "batch_id",
+    "source_key",
+    "external_id",
+    "content_hash",
+    "subject_id",
+    "consent",
+    "status",
+    "duplicate_of",
+    "payload",
+    "blob_ref",
+    "event_time",
+    "ingested_at",
+    "reasons",
+)
+
+
+def insert_records(
+    conn: Connection,
+    batch: pa.Table,
+    *,
+    project_id: int,
+    source_id: int,
+    batch_id: int,
+    ingested_at: float,
+    blob_refs: Sequence[str | None] | None = None,
+) -> None:
+    """Bulk-insert a normalized batch: COPY on PostgreSQL, one ``executemany`` on SQLite.
+
+    Rows are built column-wise from the Arrow batch; no per-row ORM object.
+    """
+    n = batch.num_rows
+    if n == 0:
+        return
+    payload = batch["payload"].to_pylist()
+    refs: Sequence[str | None] = blob_refs if blob_refs is not None else itertools.repeat(None, n)  # type: ignore[assignment]
+    if blob_refs is not None:
+        payload = [None if ref else p for p, ref in zip(payload, blob_refs, strict=True)]
+    rows = zip(
+        batch["id"].to_pylist(),
+        itertools.repeat(project_id),
+        itertools.repeat(source_id),
+        itertools.repeat(batch_id),
+        batch["source_key"].to_pylist(),
+        batch["external_id"].to_pylist(),
+        batch["content_hash"].to_pylist(),
+        batch["subject_id"].to_pylist(),
+        batch["consent"].to_pylist(),
+        batch["status"].to_pylist(),
+        batch["duplicate_of"].to_pylist(),
+        payload,
+        refs,
+        batch["event_time"].to_pylist(),
+        itertools.repeat(ingested_at),
+        itertools.repeat(None),
+    )
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # pragma: no cover - only after the connection was invalidated
+        raise StorageError("the database connection was closed during a bulk insert")
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY records ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(RECORD_COLUMNS))
+            # sqlite3 consumes the iterator row by row: no list of the whole batch is built.
+            sql = f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})"
+            cursor.executemany(sql, cast("Sequence[Sequence[Any]]", rows))
+    finally:
+        cursor.close()
+
+
+def insert_quarantined(
+    conn: Connection,
+    rejected: pa.Table,
+    ids: Sequence[int],
+    *,
+    project_id: int,
+    source_id: int,
+    batch_id: int | None,
+    run_id: int | None,
+    ingested_at: float,
+    raw_refs: Sequence[str | None],
+) -> None:
+    """Store rejected rows: a ``quarantined`` record each, plus its raw bytes and reason."""
+    if rejected.num_rows == 0:
+        return
+    keys = rejected["source_key"].to_pylist()
+    reasons = rejected["reason"].to_pylist()
+    messages = rejected["message"].to_pylist()
+    raws = rejected["raw"].to_pylist()
+    positions = rejected["position"].to_pylist()
+    lines = rejected["line"].to_pylist()
+    conn.execute(
+        insert(records),
+        [
+            {
+                "id": rid,
+                "project_id": project_id,
+                "source_id": source_id,
+                "batch_id": batch_id,
+                "source_key": key,
+                "status": "quarantined",
+                "ingested_at": ingested_at,
+                "reasons": orjson.dumps([{"code": reason, "message": message}]).decode(),
+            }
+            for rid, key, reason, message in zip(ids, keys, reasons, messages, strict=True)
+        ],
+    )
+    conn.execute(
+        insert(quarantine),
+        [
+            {
+                "record_id": rid,
+                "project_id": project_id,
+                "source_id": source_id,
+                "run_id": run_id,
+                "reason": reason,
+                "message": message,
+                "raw": None if ref else raw,
+                "raw_blob_ref": ref,
+                "position": position,
+                "line_no": line,
+            }
+            for rid, reason, message, raw, ref, position, line in zip(
+                ids, reasons, messages, raws, raw_refs, positions, lines, strict=True
+            )
+        ],
+    )
+
+
+def add_events(conn: Connection, project_id: int, events: Sequence[dict[str, Any]]) -> None:
+    """Append lineage events (dicts with record_id, kind, stage, stage_version, run_id, batch_id, actor, details)."""
+    if not events:
+        return
+    stamp = now()
+    conn.execute(
+        insert(lineage_events),
+        [
+            {
+                "project_id": project_id,
+                "record_id": e.get("record_id"),
+                "kind": e["kind"],
+                "stage": e.get("stage"),
+                "stage_version": e.get("stage_version"),
+                "run_id": e.get("run_id"),
+                "batch_id": e.get("batch_id"),
+                "actor": e.get("actor"),
+                "at": e.get("at", stamp),
+                "details": orjson.dumps(e.get("details") or {}).decode(),
+            }
+            for e in events
+        ],
+    )
+
+
+def add_counters(conn: Connection, project_id: int, deltas: dict[str, int]) -> None:
+    """Add ``deltas`` to the project's counters."""
+    rows = [{"project_id": project_id, "name": k, "value": v} for k, v in sorted(deltas.items()) if v]
+    upsert(conn, counters, rows, ["project_id", "name"], ["value"], increment=True)
+
+
+def get_counters(conn: Connection, project_id: int) -> dict[str, int]:
+    """Every counter of a project."""
+    rows = conn.execute(select(counters.c.name, counters.c.value).where(counters.c.project_id == project_id))
+    return {str(r.name): int(r.value) for r in rows}
+
+
+def list_records(
+    conn: Connection, project_id: int, *, status: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """A page of records in id order after ``after`` (keyset paging)."""
+    stmt = (
+        select(
+            records.c.id,
+            records.c.source_id,
+            records.c.source_key,
+            records.c.external_id,
+            records.c.status,
+            records.c.duplicate_of,
+            records.c.reasons,
+            records.c.subject_id,
+            records.c.ingested_at,
+            records.c.payload,
+            records.c.blob_ref,
+            records.c.content_hash,
+        )
+        .where(records.c.project_id == project_id, records.c.id > after)
+        .order_by(records.c.id)
+        .limit(limit)
+    )
+    if status is not None:
+        stmt = stmt.where(records.c.status == status)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def get_record(conn: Connection, record_id: int) -> dict[str, Any]:
+    """One record row; :class:`NotFoundError` if absent."""
+    row = conn.execute(select(records).where(records.c.id == record_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"record {record_id} not found", record_id=record_id)
+    return dict(row)
+
+
+def record_lineage(conn: Connection, record_id: int) -> list[dict[str, Any]]:
+    """The batch that brought a record in, then its own events, oldest first."""
+    rec = get_record(conn, record_id)
+    out: list[dict[str, Any]] = []
+    if rec["batch_id"] is not None:
+        batch = (
+            conn.execute(
+                select(ingest_batches, sources.c.name.label("source"))
+                .join(sources, sources.c.id == ingest_batches.c.source_id)
+                .where(ingest_batches.c.id == rec["batch_id"])
+            )
+            .mappings()
+            .first()
+        )
+        if batch is not None:
+            out.append(
+                {
+                    "kind": "ingested",
+                    "at": batch["created_at"],
+                    "run_id": batch["run_id"],
+                    "batch_id": batch["id"],
+                    "source": batch["source"],
+                    "cursor_key": batch["cursor_key"],
+                    "position_range": [batch["start_position"], batch["end_position"]],
+                    "stages": orjson.loads(batch["stages"]),
+                }
+            )
+    events = conn.execute(
+        select(lineage_events).where(lineage_events.c.record_id == record_id).order_by(lineage_events.c.id)
+    ).mappings()
+    for e in events:
+        out.append(
+            {
+                "kind": e["kind"],
+                "at": e["at"],
+                "stage": e["stage"],
+                "stage_version": e["stage_version"],
+                "run_id": e["run_id"],
+                "batch_id": e["batch_id"],
+                "actor": e["actor"],
+                "details": orjson.loads(e["details"]) if e["details"] else {},
+            }
+        )
+    return out
+
+
+def get_quarantine(conn: Connection, record_id: int) -> dict[str, Any]:
+    """The quarantine entry of a record; :class:`NotFoundError` if it has none."""
+    row = conn.execute(select(quarantine).where(quarantine.c.record_id == record_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"record {record_id} is not in quarantine", record_id=record_id)
+    return dict(row)
+
+
+def decide_quarantine(conn: Connection, record_id: int, decision: str, actor: str, *, drop_raw: bool) -> None:
+    """Record a person's decision on a quarantined row."""
+    values: dict[str, Any] = {"decision": decision, "decided_by": actor, "decided_at": now()}
+    if drop_raw:
+        values.update(raw=None, raw_blob_ref=None)
+    conn.execute(update(quarantine).where(quarantine.c.record_id == record_id).values(**values))
+
+
+def set_record(conn: Connection, record_id: int, **values: Any) -> None:
+    """Change a record's status columns (payloads of stored records never change)."""
+    conn.execute(update(records).where(records.c.id == record_id).values(**values))
+
+
+# -- users, tokens, audit --------------------------------------------------------------------------
+
+
+def add_user(conn: Connection, project_id: int, name: str, role: str, password_hash: str | None) -> int:
+    """Create a user; the caller checks the name is free."""
+    return int(
+        conn.execute(
+            insert(users)
+            .values(project_id=project_id, name=name, role=role, password_hash=password_hash, created_at=now())
+            .returning(users.c.id)
+        ).scalar_one()
+    )
+
+
+def find_user(conn: Connection, project_id: int, name: str) -> dict[str, Any] | None:
+    """The user ``name`` of a project, or None."""
+    row = conn.execute(select(users).where(users.c.project_id == project_id, users.c.name == name)).mappings().first()
+    return dict(row) if row else None
+
+
+def add_token(conn: Connection, user_id: int, token_sha256: str) -> None:
+    """Store the hash of a new API token."""
+    conn.execute(insert(api_tokens).values(user_id=user_id, token_sha256=token_sha256, created_at=now()))
+
+
+def user_by_token(conn: Connection, token_sha256: str) -> dict[str, Any] | None:
+    """The user owning a live token, with its project name, or None."""
+    row = (
+        conn.execute(
+            select(users.c.id, users.c.name, users.c.role, users.c.project_id, projects.c.name.label("project"))
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .join(projects, projects.c.id == users.c.project_id)
+            .where(and_(api_tokens.c.token_sha256 == token_sha256, api_tokens.c.revoked_at.is_(None)))
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def audit(conn: Connection, project_id: int, actor: str, action: str, target: str | None, **details: Any) -> None:
+    """Append to the audit log."""
+    conn.execute(
+        insert(audit_log).values(
+            project_id=project_id,
+            actor=actor,
+            action=action,
+            target=target,
+            at=now(),
+            details=orjson.dumps(details).decode() if details else None,
+        )
+    )
+
+
+def last_runs(conn: Connection, project_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """The most recent ingestion runs of a project."""
+    stmt = select(ingest_runs).where(ingest_runs.c.project_id == project_id).order_by(ingest_runs.c.id.desc())
+    return [dict(r) for r in conn.execute(stmt.limit(limit)).mappings()]
+
+
+def set_project_config(conn: Connection, project_id: int, config_text: str) -> None:
+    """Save the project's current ``labelloop.yaml`` text."""
+    conn.execute(update(projects).where(projects.c.id == project_id).values(config=config_text))
+
+
+def get_project_config(conn: Connection, project_id: int) -> str | None:
+    """The saved ``labelloop.yaml`` text of a project."""
+    value = conn.execute(select(projects.c.config).where(projects.c.id == project_id)).scalar()
+    return None if value is None else str(value)
+
+
+def project_names(conn: Connection) -> dict[int, str]:
+    """Project id -> name for the whole store."""
+    return {int(r.id): str(r.name) for r in conn.execute(select(projects.c.id, projects.c.name))}

@@ -1,0 +1,243 @@
+"""The relational schema, the same on SQLite and PostgreSQL.
+
+Hot tables hold ids, hashes, statuses and small columns; times are float epoch
+seconds. Records are immutable once written apart from their ``status``;
+lineage events are append-only. Migrations in ``store/migrations`` create
+exactly this schema (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Sequence,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+__all__ = [
+    "api_tokens",
+    "audit_log",
+    "counters",
+    "ingest_batches",
+    "ingest_runs",
+    "lineage_events",
+    "metadata",
+    "projects",
+    "quarantine",
+    "records",
+    "source_cursors",
+    "sources",
+    "users",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    # The validated labelloop.yaml, so one server can serve every project of its store.
+    Column("config", Text, nullable=True),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+source_cursors = Table(
+    "source_cursors",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", Id, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("size", BigInteger, nullable=False, server_default="0"),
+    Column("mtime_ns", BigInteger, nullable=False, server_default="0"),
+    Column("head_len", Integer, nullable=False, server_default="0"),
+    Column("head_sha256", String(64), nullable=True),
+    Column("position", BigInteger, nullable=False, server_default="0"),
+    Column("line_no", BigInteger, nullable=False, server_default="0"),
+    Column("complete", Boolean, nullable=False, server_default=text("false")),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("source_id", "key"),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("source_name", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("counts", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "project_id", "id"),
+)
+
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("run_id", Id, ForeignKey("ingest_runs.id"), nullable=False),
+    Column("source_id", Id, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("cursor_key", Text, nullable=False),
+    Column("start_position", BigInteger, nullable=False),
+    Column("end_position", BigInteger, nullable=False),
+    Column("start_line", BigInteger, nullable=False),
+    Column("end_line", BigInteger, nullable=False),
+    Column("first_record_id", BigInteger, nullable=True),
+    Column("last_record_id", BigInteger, nullable=True),
+    Column("counts", Text, nullable=False),
+    Column("stages", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index(None, "run_id"),
+)
+
+records = Table(
+    "records",
+    metadata,
+    # Ids are allocated in blocks by the bulk writer (a sequence on PostgreSQL, MAX+1 under
+    # SQLite's write lock), so one batch needs no per-row RETURNING.
+    Column("id", Id, Sequence("records_id_seq"), primary_key=True, autoincrement=False),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("source_id", Id, nullable=False),
+    Column("batch_id", Id, nullable=True),
+    Column("source_key", Text, nullable=False),
+    Column("external_id", Text, nullable=True),
+    Column("content_hash", LargeBinary(16), nullable=True),
+    Column("subject_id", Text, nullable=True),
+    Column("consent", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("duplicate_of", BigInteger, nullable=True),
+    Column("payload", Text, nullable=True),
+    Column("blob_ref", String(80), nullable=True),
+    Column("event_time", Float, nullable=True),
+    Column("ingested_at", Float, nullable=False),
+    Column("reasons", Text, nullable=True),
+    # Exact dedup looks up content hashes batch by batch.
+    Index("ix_records_project_hash", "project_id", "content_hash"),
+    # Listing by the rare statuses; accepted rows are paged by primary key.
+    Index(
+        "ix_records_project_status",
+        "project_id",
+        "status",
+        "id",
+        sqlite_where=text("status <> 'accepted'"),
+        postgresql_where=text("status <> 'accepted'"),
+    ),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("source_id", Id, nullable=False),
+    Column("run_id", BigInteger, nullable=True),
+    Column("reason", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=True),
+    Column("raw_blob_ref", String(80), nullable=True),
+    Column("position", BigInteger, nullable=True),
+    Column("line_no", BigInteger, nullable=True),
+    Column("decision", String(16), nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", Float, nullable=True),
+    Index(None, "project_id", "decision", "record_id"),
+)
+
+lineage_events = Table(
+    "lineage_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("record_id", BigInteger, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("stage", String(64), nullable=True),
+    Column("stage_version", String(16), nullable=True),
+    Column("run_id", BigInteger, nullable=True),
+    Column("batch_id", BigInteger, nullable=True),
+    Column("actor", String(64), nullable=True),
+    Column("at", Float, nullable=False),
+    Column("details", Text, nullable=True),
+    Index(None, "record_id", "id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=True),
+    Column("at", Float, nullable=False),
+    Column("details", Text, nullable=True),
+    Index(None, "project_id", "id"),
+)
+
+# Figures kept with the writes so that status pages never COUNT(*) the big tables.
+counters = Table(
+    "counters",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False, server_default="0"),
+)
