@@ -123,12 +123,15 @@ class _Pipeline:
         positions: tuple[int, int, int, int],
         check_keys: bool,
         keyed_by_hash: bool = False,
+        line_keys: bool = False,
         cursor_updates: Iterable[dict[str, Any]] = (),
     ) -> dict[str, int]:
         """Normalize, dedup and store ``rows`` with their cursor moves, in one transaction."""
         project = self.project
         try:
-            normalized: NormalizeResult = self.normalize.process_rows(rows, keyed_by_hash=keyed_by_hash)
+            normalized: NormalizeResult = self.normalize.process_rows(
+                rows, keyed_by_hash=keyed_by_hash, line_keys=line_keys
+            )
         except LabelloopError:
             raise
         except Exception as exc:  # the one error boundary around stage code
@@ -387,6 +390,7 @@ def _ingest_file(
             cursor_key=key,
             positions=(chunk.start_position, chunk.end_position, chunk.start_line, chunk.end_line),
             check_keys=rescan,
+            line_keys=True,
             cursor_updates=[update],
         )
         _accumulate(totals, counts)

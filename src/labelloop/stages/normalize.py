@@ -54,8 +54,14 @@ class NormalizeStage:
             "hash": "blake2b-128",
         }
 
-    def process_rows(self, rows: Sequence[Sequence[Any]], *, keyed_by_hash: bool = False) -> NormalizeResult:
-        """Normalize raw rows; ``keyed_by_hash`` makes the content hash the key of unkeyed rows.
+    def process_rows(
+        self, rows: Sequence[Sequence[Any]], *, keyed_by_hash: bool = False, line_keys: bool = False
+    ) -> NormalizeResult:
+        """Normalize raw rows into the batch table and the rejected rows.
+
+        A row's source key is its external id when it has one; otherwise the
+        content hash with ``keyed_by_hash`` (pushed rows), ``<file>:<line>`` with
+        ``line_keys`` (rows of a file), or the reader's key (a document).
 
         Each row is a sequence ``(key, position, line, data, raw, reason, message)``
         (``labelloop.ingest.sources.RawRow``): ``data`` is the parsed dict, or None
@@ -86,6 +92,8 @@ class NormalizeStage:
                         key = external
                     elif keyed_by_hash:
                         key = out.content_hash.hex()
+                    elif line_keys:
+                        key = f"{key}:{line}"
                     keys.append(key)
                     ext.append(external)
                     hashes.append(out.content_hash)
@@ -98,7 +106,7 @@ class NormalizeStage:
                     continue
                 reason, message = out.reason, out.message
                 raw = orjson.dumps(data, default=str)
-            bad_key.append(key)
+            bad_key.append(f"{key}:{line}" if line_keys else key)
             bad_pos.append(position)
             bad_line.append(line)
             bad_raw.append(raw)
