@@ -37,6 +37,7 @@ __all__ = [
     "PermissionDeniedError",
     "StageExecutionError",
     "StorageError",
+    "lookup",
 ]
 
 

@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -34,6 +34,7 @@ from labelloop.domain.reasons import Reason
 __all__ = [
     "FieldRule",
     "Normalized",
+    "RecordNormalizer",
     "RecordShape",
     "Rejection",
     "canonical_json",
@@ -44,10 +45,9 @@ __all__ = [
 ]
 
 HASH_BYTES = 16
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 _TYPES = frozenset({"string", "integer", "number", "boolean", "list", "object", "datetime", "any"})
-# A text needs the slow path only if it has white space other than single inner spaces.
-_NEEDS_WS_FIX = re.compile(r"[^\S ]|  |^ | $|\x00")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -79,15 +79,14 @@ class RecordShape:
     max_field_chars: int = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Normalized:
+class Normalized(NamedTuple):
     """A record ready to store."""
 
-    payload: bytes
+    payload: str
     content_hash: bytes
     external_id: str | None
     subject_id: str | None
-    consent: bytes | None
+    consent: str | None
     event_time: float | None
 
 
@@ -99,17 +98,31 @@ class Rejection:
     message: str
 
 
+def _is_clean(value: str) -> bool:
+    """True when white space needs no work: no control or separator characters but
+    single inner ASCII spaces (``str.isprintable`` is False for tabs, newlines, NUL,
+    NBSP and the other Unicode separators). Measured ~5x faster than a regex search.
+    """
+    return value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " "
+
+
+def _nfc(value: str) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    return value
+
+
 def normalize_text(value: str) -> str:
     """NFC, no NUL, ``\\n`` line breaks, single spaces, at most one blank line in a row.
 
     >>> normalize_text("  Caf\\u0065\\u0301\\t is\\r\\n\\r\\n\\r\\n open ")
     'Café is\\n\\nopen'
     """
-    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
-        value = unicodedata.normalize("NFC", value)
-    if _NEEDS_WS_FIX.search(value) is None:
+    value = _nfc(value)
+    if _is_clean(value):
         return value
-    value = value.replace("\x00", "")
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     lines = [" ".join(line.split()) for line in value.split("\n")]
@@ -121,11 +134,10 @@ def normalize_text(value: str) -> str:
 
 def normalize_string(value: str) -> str:
     """NFC, no NUL, all white space runs collapsed to one space, trimmed."""
-    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
-        value = unicodedata.normalize("NFC", value)
-    if _NEEDS_WS_FIX.search(value) is None:
+    value = _nfc(value)
+    if _is_clean(value):
         return value
-    return " ".join(value.replace("\x00", "").split())
+    return " ".join(value.split())
 
 
 def canonical_json(value: Any) -> bytes:
@@ -159,29 +171,33 @@ def _coerce(name: str, rule: FieldRule, value: Any, is_text: bool, limit: int) -
             raise _BadValue(Reason.FIELD_TOO_LARGE, f"field '{name}' is longer than {rule.max_length}")
         return out
     if kind == "integer":
+        number: Any = None
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' must be an integer, got {_kind(value)}")
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = int(value.strip())
+        if number is None:
+            raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' must be an integer, got {_kind(value)}")
+        if not _INT_MIN <= number <= _INT_MAX:
+            raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' is outside the 64-bit integer range")
+        return number
     if kind == "number":
+        # Numbers are stored as floats so that 2, 2.0 and "2" hash alike.
+        result = math.nan
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' must be a finite number")
-            return value
-        if isinstance(value, str):
             try:
-                number = float(value.strip())
-            except ValueError:
-                number = math.nan
-            if math.isfinite(number):
-                return number
-        raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' must be a number, got {_kind(value)}")
+                result = float(value)
+            except OverflowError:
+                result = math.nan
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                result = float(value.strip())
+        if math.isfinite(result):
+            return result
+        raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' must be a finite number, got {_kind(value)}")
     if kind == "boolean":
         if isinstance(value, bool):
             return value
@@ -241,6 +257,8 @@ def _loose(value: Any, limit: int, name: str) -> Any:
         return out
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value <= _INT_MAX:
+        raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' is outside the 64-bit integer range")
     return value
 
 
@@ -249,77 +267,114 @@ def normalize_record(row: Mapping[str, Any], shape: RecordShape) -> Normalized |
 
     ``row`` maps field names to raw values (``None`` or a missing key mean
     absent). Returns :class:`Normalized` or a :class:`Rejection` naming the
-    first problem found.
+    first problem found. For many rows, build one :class:`RecordNormalizer`.
     """
-    try:
-        return _normalize(row, shape)
-    except _BadValue as bad:
-        return Rejection(bad.reason, bad.message)
+    return RecordNormalizer(shape)(row)
 
 
-def _normalize(row: Mapping[str, Any], shape: RecordShape) -> Normalized:
-    limit = shape.max_field_chars
-    text_field = shape.text_field
-    out: dict[str, Any] = {}
-    for name, rule in shape.fields.items():
-        value = row.get(name)
-        if value is None or (isinstance(value, str) and rule.type != "string" and not value.strip()):
-            if rule.required:
-                raise _BadValue(Reason.MISSING_REQUIRED_FIELD, f"required field '{name}' is missing")
-            continue
-        value = _coerce(name, rule, value, name == text_field, limit)
-        if rule.required and value == "":
-            raise _BadValue(Reason.MISSING_REQUIRED_FIELD, f"required field '{name}' is empty")
-        out[name] = value
-    if len(row) > len(out):
-        for name, value in row.items():
-            if name in out or name in shape.fields or value is None:
+class RecordNormalizer:
+    """``normalize_record`` with the per-field work planned once for a shape."""
+
+    def __init__(self, shape: RecordShape) -> None:
+        self.shape = shape
+        limit = shape.max_field_chars
+        self.plan = [
+            (name, rule.required, rule.type, _plain_string_ok(rule, limit), rule) for name, rule in shape.fields.items()
+        ]
+        self.declared = frozenset(shape.fields)
+
+    def __call__(self, row: Mapping[str, Any]) -> Normalized | Rejection:
+        """Normalize one row (see :func:`normalize_record`)."""
+        try:
+            return self._normalize(row)
+        except _BadValue as bad:
+            return Rejection(bad.reason, bad.message)
+
+    def _normalize(self, row: Mapping[str, Any]) -> Normalized:
+        shape = self.shape
+        limit = shape.max_field_chars
+        text_field = shape.text_field
+        out: dict[str, Any] = {}
+        for name, required, kind, plain_ok, rule in self.plan:
+            value = row.get(name)
+            if value is None or (kind != "string" and isinstance(value, str) and not value.strip()):
+                if required:
+                    raise _BadValue(Reason.MISSING_REQUIRED_FIELD, f"required field '{name}' is missing")
                 continue
-            if shape.extra_fields == "drop":
-                continue
-            if shape.extra_fields == "quarantine":
-                raise _BadValue(Reason.UNKNOWN_FIELD, f"field '{name}' is not declared in the record schema")
-            if not isinstance(name, str):
-                raise _BadValue(Reason.WRONG_TYPE, f"field name {name!r} is not a string")
-            out[name] = (
-                normalize_text(value) if name == text_field and isinstance(value, str) else _loose(value, limit, name)
-            )
-    if text_field is not None and text_field not in shape.fields:
-        text = out.get(text_field)
-        if not isinstance(text, str):
+            if plain_ok and type(value) is str and len(value) <= plain_ok and _is_clean(value):
+                # the common case: a clean string within limits; only NFC may remain to do
+                if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+                    value = unicodedata.normalize("NFC", value)
+            else:
+                value = _coerce(name, rule, value, name == text_field, limit)
+            if required and value == "":
+                raise _BadValue(Reason.MISSING_REQUIRED_FIELD, f"required field '{name}' is empty")
+            out[name] = value
+        if len(row) > len(out):
+            declared = self.declared
+            for name, value in row.items():
+                if name in declared or value is None:
+                    continue
+                if shape.extra_fields == "drop":
+                    continue
+                if shape.extra_fields == "quarantine":
+                    raise _BadValue(Reason.UNKNOWN_FIELD, f"field '{name}' is not declared in the record schema")
+                if not isinstance(name, str):
+                    raise _BadValue(Reason.WRONG_TYPE, f"field name {name!r} is not a string")
+                if name == text_field and isinstance(value, str):
+                    out[name] = normalize_text(value)
+                else:
+                    out[name] = _loose(value, limit, name)
+        if text_field is not None and text_field not in self.declared and not isinstance(out.get(text_field), str):
             raise _BadValue(Reason.MISSING_REQUIRED_FIELD, f"text field '{text_field}' is missing or not a string")
 
-    external_id = _role_string(out.pop(shape.id_field, None), shape.id_field) if shape.id_field else None
-    subject_id = _role_string(out.pop(shape.subject_field, None), shape.subject_field) if shape.subject_field else None
-    consent: bytes | None = None
-    if shape.consent_field:
-        purposes = out.pop(shape.consent_field, None)
-        if purposes is not None:
-            if isinstance(purposes, str):
-                purposes = [p for p in (x.strip() for x in purposes.split(",")) if p]
-            if not isinstance(purposes, list) or not all(isinstance(p, str) for p in purposes):
-                raise _BadValue(Reason.WRONG_TYPE, f"field '{shape.consent_field}' must be a list of purposes")
-            consent = orjson.dumps(sorted(set(purposes)))
-    event_time = None
-    if shape.event_time_field:
-        raw_time = out.get(shape.event_time_field)
-        if raw_time is not None:
-            event_time = raw_time if isinstance(raw_time, float) else _epoch(shape.event_time_field, raw_time)
-
-    payload = orjson.dumps(out, option=orjson.OPT_SORT_KEYS)
-    if shape.hash_exclude and shape.hash_exclude.intersection(out):
-        hashed = orjson.dumps(
-            {k: v for k, v in out.items() if k not in shape.hash_exclude}, option=orjson.OPT_SORT_KEYS
+        external_id = _role_string(out.pop(shape.id_field, None), shape.id_field) if shape.id_field else None
+        subject_id = (
+            _role_string(out.pop(shape.subject_field, None), shape.subject_field) if shape.subject_field else None
         )
-    else:
-        hashed = payload
-    digest = hashlib.blake2b(hashed, digest_size=HASH_BYTES).digest()
-    return Normalized(payload, digest, external_id, subject_id, consent, event_time)
+        consent: str | None = None
+        if shape.consent_field:
+            purposes = out.pop(shape.consent_field, None)
+            if purposes is not None:
+                if isinstance(purposes, str):
+                    purposes = [p for p in (x.strip() for x in purposes.split(",")) if p]
+                if not isinstance(purposes, list) or not all(isinstance(p, str) for p in purposes):
+                    raise _BadValue(Reason.WRONG_TYPE, f"field '{shape.consent_field}' must be a list of purposes")
+                consent = orjson.dumps(sorted(set(purposes))).decode()
+        event_time = None
+        if shape.event_time_field:
+            raw_time = out.get(shape.event_time_field)
+            if raw_time is not None:
+                event_time = raw_time if isinstance(raw_time, float) else _epoch(shape.event_time_field, raw_time)
+
+        try:
+            encoded = orjson.dumps(out, option=orjson.OPT_SORT_KEYS)
+        except TypeError as exc:  # e.g. an integer beyond 64 bits nested in a list
+            raise _BadValue(Reason.WRONG_TYPE, f"the record cannot be stored as JSON: {exc}") from None
+        if shape.hash_exclude and shape.hash_exclude.intersection(out):
+            hashed = orjson.dumps(
+                {k: v for k, v in out.items() if k not in shape.hash_exclude}, option=orjson.OPT_SORT_KEYS
+            )
+        else:
+            hashed = encoded
+        digest = hashlib.blake2b(hashed, digest_size=HASH_BYTES).digest()
+        # orjson's bytes keep a ~4 KB buffer each (measured): keep the exact-size str instead.
+        payload = encoded.decode()
+        return Normalized(payload, digest, external_id, subject_id, consent, event_time)
+
+
+def _plain_string_ok(rule: FieldRule, limit: int) -> int:
+    """For string fields, the longest value the fast path may take as is (0: never)."""
+    if rule.type != "string":
+        return 0
+    return min(limit, rule.max_length or limit)
 
 
 def _role_string(value: Any, name: str | None) -> str | None:
     if value is None:
         return None
+    if type(value) is str and _is_clean(value):
+        return value or None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _BadValue(Reason.WRONG_TYPE, f"field '{name}' must be a string or integer, got {_kind(value)}")
     text = normalize_string(str(value))

@@ -8,6 +8,7 @@ shown once; only their SHA-256 is stored.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -70,9 +71,17 @@ def verify_password(password: str, stored: str | None) -> bool:
     """Whether ``password`` matches a hash from :func:`hash_password` (constant time)."""
     if not stored or not stored.startswith("scrypt$"):
         return False
-    _, n, r, p, salt, digest = stored.split("$")
-    computed = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
-    return hmac.compare_digest(computed, base64.b64decode(digest))
+    parts = stored.split("$")
+    if len(parts) != 6:
+        return False
+    try:
+        n, r, p = (int(x) for x in parts[1:4])
+        salt = base64.b64decode(parts[4], validate=True)
+        expected = base64.b64decode(parts[5], validate=True)
+        computed = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected) or 32)
+    except (ValueError, binascii.Error, MemoryError):
+        return False  # a corrupt stored hash matches no password
+    return hmac.compare_digest(computed, expected)
 
 
 def _token_hash(token: str) -> str:

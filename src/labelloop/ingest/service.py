@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from labelloop.config import SourceSpec
 from labelloop.domain.reasons import Reason, RecordStatus
+from labelloop.domain.records import content_hash
 from labelloop.errors import (
     ConfigError,
     ConflictError,
@@ -27,11 +28,12 @@ from labelloop.errors import (
     LabelloopError,
     StageExecutionError,
 )
+from labelloop.ingest.reading import FileJob, normalized_chunks
 from labelloop.ingest.sources import (
     RawRow,
+    Row,
     file_state,
     parse_json_line,
-    read_file,
     read_text_document,
 )
 from labelloop.project import Project, record_shape
@@ -115,7 +117,7 @@ class _Pipeline:
 
     def write(
         self,
-        rows: list[RawRow],
+        rows: list[Row],
         *,
         source_id: int,
         run_id: int | None,
@@ -125,17 +127,20 @@ class _Pipeline:
         keyed_by_hash: bool = False,
         line_keys: bool = False,
         cursor_updates: Iterable[dict[str, Any]] = (),
+        normalized: NormalizeResult | None = None,
     ) -> dict[str, int]:
-        """Normalize, dedup and store ``rows`` with their cursor moves, in one transaction."""
+        """Normalize (unless ``normalized`` is given), dedup and store ``rows`` with their cursor moves.
+
+        Everything for one batch is one transaction.
+        """
         project = self.project
-        try:
-            normalized: NormalizeResult = self.normalize.process_rows(
-                rows, keyed_by_hash=keyed_by_hash, line_keys=line_keys
-            )
-        except LabelloopError:
-            raise
-        except Exception as exc:  # the one error boundary around stage code
-            raise StageExecutionError(f"stage 'normalize' failed: {exc!r}", stage="normalize") from exc
+        if normalized is None:
+            try:
+                normalized = self.normalize.process_rows(rows, keyed_by_hash=keyed_by_hash, line_keys=line_keys)
+            except LabelloopError:
+                raise
+            except Exception as exc:  # the one error boundary around stage code
+                raise StageExecutionError(f"stage 'normalize' failed: {exc!r}", stage="normalize") from exc
         kept, rejected = normalized.kept, normalized.rejected
         has_keys = kept.num_rows > 0 and kept["external_id"].null_count < kept.num_rows
         payloads = kept["payload"].to_pylist() if kept.num_rows else []
@@ -150,8 +155,9 @@ class _Pipeline:
             ids = repo.allocate_record_ids(conn, kept.num_rows + rejected.num_rows)
             kept = kept.set_column(0, "id", pa.array(ids[: kept.num_rows], pa.int64()))
             self.dedup.check_keys = check_keys or has_keys
+            index = repo.StoreContentIndex(conn, project.id, source_id)
             try:
-                result = self.dedup.process(kept, repo.StoreContentIndex(conn, project.id, source_id))
+                result = self.dedup.process(kept, index)
             except LabelloopError:
                 raise
             except Exception as exc:
@@ -160,14 +166,27 @@ class _Pipeline:
             if refs is not None and result.counts["unchanged"]:
                 keep_ids = set(stored["id"].to_pylist())
                 refs = [r for r, rid in zip(refs, ids[: len(refs)], strict=True) if rid in keep_ids]
+            # A bad row is identified by the hash of its raw bytes: re-reading or re-sending
+            # it must not quarantine it twice (nor bring back one a person dropped).
+            raw_hashes = [content_hash(raw or b"") for raw in rejected["raw"].to_pylist()]
+            bad_unchanged = 0
+            if rejected.num_rows and self.dedup.check_keys:
+                pairs = list(zip(raw_hashes, rejected["source_key"].to_pylist(), strict=True))
+                seen = index.known_keys(set(pairs))
+                if seen:
+                    fresh = [pair not in seen for pair in pairs]
+                    bad_unchanged = fresh.count(False)
+                    rejected = rejected.filter(pa.array(fresh))
+                    raw_hashes = [h for h, ok in zip(raw_hashes, fresh, strict=True) if ok]
+                    raw_refs = [r for r, ok in zip(raw_refs, fresh, strict=True) if ok]
             counts = {
-                "read": len(rows),
+                "read": normalized.counts["read"],
                 "new": stored.num_rows - result.counts["exact_duplicates"],
                 "exact_duplicates": result.counts["exact_duplicates"],
                 "quarantined": rejected.num_rows,
-                "unchanged": result.counts["unchanged"],
+                "unchanged": result.counts["unchanged"] + bad_unchanged,
             }
-            quarantine_ids = ids[kept.num_rows :]
+            quarantine_ids = ids[kept.num_rows : kept.num_rows + rejected.num_rows]
             batch_id = repo.add_batch(
                 conn,
                 run_id=run_id,
@@ -192,6 +211,7 @@ class _Pipeline:
                 ingested_at=stamp,
                 blob_refs=refs,
             )
+            repo.index_stored(conn, stored, project_id=project.id, source_id=source_id)
             repo.insert_quarantined(
                 conn,
                 rejected,
@@ -202,7 +222,22 @@ class _Pipeline:
                 run_id=run_id,
                 ingested_at=stamp,
                 raw_refs=raw_refs,
+                hashes=raw_hashes,
             )
+            if quarantine_ids:
+                repo.index_stored(
+                    conn,
+                    pa.table(
+                        {
+                            "id": pa.array(quarantine_ids, pa.int64()),
+                            "content_hash": pa.array(raw_hashes, pa.binary(16)),
+                            "status": ["quarantined"] * len(quarantine_ids),
+                            "source_key": rejected["source_key"],
+                        }
+                    ),
+                    project_id=project.id,
+                    source_id=source_id,
+                )
             events = [
                 {
                     "record_id": e.record_id,
@@ -362,17 +397,19 @@ def _ingest_file(
         else:
             rescan = True  # rewritten: read it all again; unchanged rows are skipped by key and content
     progress.file_started(spec.name, key, state.size, start_pos)
-    for chunk in read_file(
+    job = FileJob(
         spec.kind,
         path,
         key,
-        start_position=start_pos,
-        start_line=start_line,
-        batch_size=spec.batch_size,
-        encoding=spec.encoding,
-        delimiter=spec.delimiter,
-        quotechar=spec.quotechar,
-    ):
+        start_pos,
+        start_line,
+        spec.batch_size,
+        spec.encoding,
+        spec.delimiter,
+        spec.quotechar,
+        pipeline.normalize.shape,
+    )
+    for chunk, normalized in normalized_chunks(job):
         update = {
             "key": key,
             "size": state.size,
@@ -384,7 +421,8 @@ def _ingest_file(
             "complete": chunk.complete,
         }
         counts = pipeline.write(
-            chunk.rows,
+            [],
+            normalized=normalized,
             source_id=source_id,
             run_id=run_id,
             cursor_key=key,
@@ -423,7 +461,7 @@ def _ingest_directory(
     done = 0
     for start in range(0, len(todo), spec.batch_size):
         part = todo[start : start + spec.batch_size]
-        rows: list[RawRow] = []
+        rows: list[Row] = []
         updates: list[dict[str, Any]] = []
         for line, (path, key, stat, _seen) in enumerate(part, start=start + 1):
             text, bad = read_text_document(path, key, spec.encoding)
@@ -466,7 +504,7 @@ def _ingest_directory(
 # -- push -----------------------------------------------------------------------------------------------
 
 
-def parse_push_body(body: bytes, content_type: str | None) -> Iterator[RawRow]:
+def parse_push_body(body: bytes, content_type: str | None) -> Iterator[Row]:
     """Rows of a pushed body: a JSON array of objects, or NDJSON (one object a line).
 
     A whole body that is not JSON is a request error; inside a valid array or
@@ -514,7 +552,7 @@ def push_records(
 
 
 def ingest_rows(
-    project: Project, rows: list[RawRow], source: str | None = None, actor: str | None = None
+    project: Project, rows: list[Row], source: str | None = None, actor: str | None = None
 ) -> dict[str, Any]:
     """Ingest rows handed over in memory, as one run of the push source."""
     _check_honourable(project)
@@ -627,18 +665,36 @@ def release_quarantined(project: Project, record_id: int, actor: str = "cli") ->
         project.store.lock_project(conn, project.id)
         index = repo.StoreContentIndex(conn, project.id, int(rec["source_id"]))
         first = index.first_ids([digest]).get(digest)
-        status = RecordStatus.ACCEPTED if first is None or first > record_id else RecordStatus.DUPLICATE
+        # Another live copy exists (older or newer): this one is its duplicate, so
+        # each content keeps exactly one original.
+        status = RecordStatus.ACCEPTED if first is None or first == record_id else RecordStatus.DUPLICATE
+        external_id = kept["external_id"][0].as_py()
+        source_key = external_id if external_id is not None else str(rec["source_key"])
         repo.set_record(
             conn,
             record_id,
             status=status,
             content_hash=digest,
             payload=payload,
-            external_id=kept["external_id"][0].as_py(),
+            external_id=external_id,
+            source_key=source_key,
             subject_id=kept["subject_id"][0].as_py(),
             consent=kept["consent"][0].as_py(),
             event_time=kept["event_time"][0].as_py(),
             duplicate_of=first if status == RecordStatus.DUPLICATE else None,
+        )
+        repo.index_stored(
+            conn,
+            pa.table(
+                {
+                    "id": pa.array([record_id], pa.int64()),
+                    "content_hash": pa.array([digest], pa.binary(16)),
+                    "status": [str(status)],
+                    "source_key": [source_key],
+                }
+            ),
+            project_id=project.id,
+            source_id=int(rec["source_id"]),
         )
         repo.decide_quarantine(conn, record_id, "released", actor, drop_raw=False)
         repo.add_events(
@@ -651,7 +707,7 @@ def release_quarantined(project: Project, record_id: int, actor: str = "cli") ->
     return {"id": record_id, "status": str(status), "duplicate_of": first if status == RecordStatus.DUPLICATE else None}
 
 
-def _reparse(project: Project, rec: dict[str, Any], raw: bytes, parse_line: Callable[..., RawRow]) -> RawRow:
+def _reparse(project: Project, rec: dict[str, Any], raw: bytes, parse_line: Callable[..., Row]) -> Row:
     """Turn a quarantined raw row back into a row, with the source's declared encoding."""
     key = str(rec["source_key"])
     spec = next((s for s in project.config.sources if s.name == rec.get("source_name")), None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -28,12 +29,14 @@ def blob_ref(data: bytes) -> str:
     return PREFIX + hashlib.sha256(data).hexdigest()
 
 
+_REF = re.compile(r"sha256:([0-9a-f]{64})")
+
+
 def _digest(ref: str) -> str:
-    if not ref.startswith(PREFIX) or len(ref) != len(PREFIX) + 64:
-        raise InvalidInputError(f"not a blob reference: {ref!r}")
-    digest = ref[len(PREFIX) :]
-    int(digest, 16)
-    return digest
+    match = _REF.fullmatch(ref)
+    if match is None:
+        raise InvalidInputError(f"not a blob reference (sha256:<64 hex digits>): {ref!r}")
+    return match.group(1)
 
 
 class BlobStore(ABC):

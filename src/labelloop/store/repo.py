@@ -5,13 +5,14 @@ Services own the transaction (``with store.write() as conn: ...``) and call thes
 
 from __future__ import annotations
 
-import itertools
 import os
 import socket
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
+import numpy as np
 import orjson
 import pyarrow as pa
 from sqlalchemy import Connection, and_, func, insert, select, update
@@ -218,65 +219,129 @@ def allocate_record_ids(conn: Connection, n: int) -> list[int]:
     return list(range(start, start + n))
 
 
+_MASK = (1 << 64) - 1
+_LIVE = frozenset({"accepted", "duplicate", "near_duplicate"})
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def _mix(value: int) -> int:
+    return (value * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & _MASK
+
+
+def content_keys_of(project_id: int, digests: Sequence[bytes]) -> list[int]:
+    """:func:`content_key` of many hashes at once (numpy; ~20x faster than a Python loop)."""
+    if not digests:
+        return []
+    words = np.frombuffer(b"".join(digests), dtype="<u8")[0::2]
+    return (words ^ np.uint64(_mix(project_id))).view(np.int64).tolist()  # type: ignore[no-any-return]
+
+
+def content_key(project_id: int, digest: bytes) -> int:
+    """The 64-bit ``content_keys`` key of a content hash in a project."""
+    return _signed(int.from_bytes(digest[:8], "little") ^ _mix(project_id))
+
+
+def occurrence_key(source_id: int, source_key: str, digest: bytes) -> int:
+    """The 64-bit ``content_keys`` key of one (source, key, content) occurrence."""
+    key_bits = (zlib.crc32(source_key.encode()) << 32) | zlib.crc32(source_key.encode(), source_id & 0xFFFFFFFF)
+    return _signed(int.from_bytes(digest[8:16], "little") ^ _mix(source_id + 7) ^ key_bits)
+
+
 class StoreContentIndex:
-    """The exact-dedup state, read from the records table inside the write transaction."""
+    """The exact-dedup state, read from ``content_keys`` inside the write transaction.
+
+    The lookups are plain driver SQL: compiling a 10,000-item expanding ``IN``
+    through SQLAlchemy cost more than running it (0.15 s a batch, measured), and
+    PostgreSQL takes the keys as one ``bigint[]`` parameter.
+    """
 
     def __init__(self, conn: Connection, project_id: int, source_id: int) -> None:
         self.conn = conn
         self.project_id = project_id
         self.source_id = source_id
+        self.postgres = conn.dialect.name == "postgresql"
 
-    def _chunks(self, hashes: Iterable[bytes]) -> Iterable[list[bytes]]:
-        items = list(hashes)
-        for i in range(0, len(items), _IN_CHUNK):
-            yield items[i : i + _IN_CHUNK]
+    def _lookup(self, keys: list[int]) -> list[Any]:
+        """Rows (record id, project, source, source key, content hash, status) behind ``keys``."""
+        head = (
+            "SELECT r.id, r.project_id, r.source_id, r.source_key, r.content_hash, r.status "
+            "FROM content_keys c JOIN records r ON r.id = c.record_id WHERE "
+        )
+        rows: list[Any] = []
+        if self.postgres:
+            cursor = _driver_cursor(self.conn)
+            try:
+                for i in range(0, len(keys), 100_000):
+                    cursor.execute(head + "c.key = ANY(%s)", (keys[i : i + 100_000],))
+                    rows.extend(cursor.fetchall())
+            finally:
+                cursor.close()
+            return rows
+        for i in range(0, len(keys), _IN_CHUNK):
+            part = keys[i : i + _IN_CHUNK]
+            sql = head + f"c.key IN ({','.join('?' * len(part))})"
+            rows.extend(self.conn.exec_driver_sql(sql, tuple(part)).fetchall())
+        return rows
 
     def first_ids(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
+        project_id = self.project_id
+        wanted = set(hashes)
         found: dict[bytes, int] = {}
-        live = ("accepted", "duplicate", "near_duplicate")
-        for part in self._chunks(hashes):
-            stmt = (
-                select(records.c.content_hash, func.min(records.c.id))
-                .where(
-                    records.c.project_id == self.project_id,
-                    records.c.content_hash.in_(part),
-                    records.c.status.in_(live),
-                )
-                .group_by(records.c.content_hash)
-            )
-            found.update({bytes(h): int(i) for h, i in self.conn.execute(stmt)})
+        for rid, pid, _sid, _key, digest, status in self._lookup(content_keys_of(project_id, list(wanted))):
+            digest = bytes(digest)
+            if pid == project_id and status in _LIVE and digest in wanted and rid < found.get(digest, rid + 1):
+                found[digest] = int(rid)
         return found
 
-    def known_keys(self, hashes: Iterable[bytes]) -> set[tuple[bytes, str]]:
-        known: set[tuple[bytes, str]] = set()
-        for part in self._chunks(hashes):
-            stmt = select(records.c.content_hash, records.c.source_key).where(
-                records.c.project_id == self.project_id,
-                records.c.content_hash.in_(part),
-                records.c.source_id == self.source_id,
+    def known_keys(self, pairs: Iterable[tuple[bytes, str]]) -> set[tuple[bytes, str]]:
+        wanted = set(pairs)
+        keys = set(content_keys_of(self.project_id, [h for h, _ in wanted]))
+        keys.update(occurrence_key(self.source_id, k, h) for h, k in wanted)
+        stored = {
+            (bytes(digest), str(key))
+            for _rid, pid, sid, key, digest, _status in self._lookup(list(keys))
+            if pid == self.project_id and sid == self.source_id
+        }
+        return stored & wanted
+
+
+def _driver_cursor(conn: Connection) -> Any:
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # pragma: no cover - only after the connection was invalidated
+        raise StorageError("the database connection was closed")
+    return raw.cursor()
+
+
+def index_stored(conn: Connection, batch: pa.Table, *, project_id: int, source_id: int) -> None:
+    """Add the stored rows of ``batch`` to ``content_keys``: first copies by content, duplicates by occurrence."""
+    if batch.num_rows == 0:
+        return
+    ids: list[int] = batch["id"].to_pylist()
+    statuses = batch["status"].to_pylist()
+    digests = batch["content_hash"].to_pylist()
+    keys = content_keys_of(project_id, digests)
+    if any(status != "accepted" for status in statuses):
+        source_keys = batch["source_key"].to_pylist()
+        for i, status in enumerate(statuses):
+            if status != "accepted":
+                keys[i] = occurrence_key(source_id, source_keys[i], digests[i])
+    if conn.dialect.name == "postgresql":
+        cursor = _driver_cursor(conn)
+        try:
+            cursor.execute(
+                "INSERT INTO content_keys (key, record_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "
+                "ON CONFLICT DO NOTHING",
+                (keys, ids),
             )
-            known.update((bytes(h), str(k)) for h, k in self.conn.execute(stmt))
-        return known
-
-
-RECORD_COLUMNS = (
-    "id",
-    "project_id",
-    "source_id",
-    "batch_id",
-    "source_key",
-    "external_id",
-    "content_hash",
-    "subject_id",
-    "consent",
-    "status",
-    "duplicate_of",
-    "payload",
-    "blob_ref",
-    "event_time",
-    "ingested_at",
-    "reasons",
-)
+        finally:
+            cursor.close()
+    else:
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO content_keys (key, record_id) VALUES (?, ?)", list(zip(keys, ids, strict=True))
+        )
 
 
 def insert_records(
@@ -297,14 +362,8 @@ def insert_records(
     if n == 0:
         return
     payload = batch["payload"].to_pylist()
-    refs: Sequence[str | None] = blob_refs if blob_refs is not None else itertools.repeat(None, n)  # type: ignore[assignment]
-    if blob_refs is not None:
-        payload = [None if ref else p for p, ref in zip(payload, blob_refs, strict=True)]
-    rows = zip(
+    columns = [
         batch["id"].to_pylist(),
-        itertools.repeat(project_id),
-        itertools.repeat(source_id),
-        itertools.repeat(batch_id),
         batch["source_key"].to_pylist(),
         batch["external_id"].to_pylist(),
         batch["content_hash"].to_pylist(),
@@ -312,25 +371,28 @@ def insert_records(
         batch["consent"].to_pylist(),
         batch["status"].to_pylist(),
         batch["duplicate_of"].to_pylist(),
-        payload,
-        refs,
+        payload if blob_refs is None else [None if r else p for p, r in zip(payload, blob_refs, strict=True)],
         batch["event_time"].to_pylist(),
-        itertools.repeat(ingested_at),
-        itertools.repeat(None),
-    )
-    raw = conn.connection.dbapi_connection
-    if raw is None:  # pragma: no cover - only after the connection was invalidated
-        raise StorageError("the database connection was closed during a bulk insert")
-    cursor = raw.cursor()
+    ]
+    names = "id, source_key, external_id, content_hash, subject_id, consent, status, duplicate_of, payload, event_time"
+    constant = "project_id, source_id, batch_id, ingested_at"
+    if blob_refs is not None:
+        columns.append(list(blob_refs))
+        names += ", blob_ref"
+    rows = zip(*columns, strict=True)
+    cursor = _driver_cursor(conn)
     try:
         if conn.dialect.name == "postgresql":
-            with cursor.copy(f"COPY records ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY records ({names}, {constant}) FROM STDIN") as copy:
+                tail = (project_id, source_id, batch_id, ingested_at)
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(row + tail)
         else:
-            marks = ", ".join("?" * len(RECORD_COLUMNS))
-            # sqlite3 consumes the iterator row by row: no list of the whole batch is built.
-            sql = f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})"
+            # The per-batch constants are SQL literals (they are ints and a float we made):
+            # four fewer bound parameters a row. sqlite3 consumes the iterator row by row.
+            marks = ", ".join("?" * len(columns))
+            literals = f"{int(project_id)}, {int(source_id)}, {int(batch_id)}, {float(ingested_at)!r}"
+            sql = f"INSERT INTO records ({names}, {constant}) VALUES ({marks}, {literals})"
             cursor.executemany(sql, cast("Sequence[Sequence[Any]]", rows))
     finally:
         cursor.close()
@@ -347,6 +409,7 @@ def insert_quarantined(
     run_id: int | None,
     ingested_at: float,
     raw_refs: Sequence[str | None],
+    hashes: Sequence[bytes],
 ) -> None:
     """Store rejected rows: a ``quarantined`` record each, plus its raw bytes and reason."""
     if rejected.num_rows == 0:
@@ -367,10 +430,11 @@ def insert_quarantined(
                 "batch_id": batch_id,
                 "source_key": key,
                 "status": "quarantined",
+                "content_hash": digest,
                 "ingested_at": ingested_at,
                 "reasons": orjson.dumps([{"code": reason, "message": message}]).decode(),
             }
-            for rid, key, reason, message in zip(ids, keys, reasons, messages, strict=True)
+            for rid, key, reason, message, digest in zip(ids, keys, reasons, messages, hashes, strict=True)
         ],
     )
     conn.execute(
@@ -396,28 +460,36 @@ def insert_quarantined(
 
 
 def add_events(conn: Connection, project_id: int, events: Sequence[dict[str, Any]]) -> None:
-    """Append lineage events (dicts with record_id, kind, stage, stage_version, run_id, batch_id, actor, details)."""
+    """Append lineage events (dicts with record_id, kind, stage, stage_version, run_id, batch_id, actor, details).
+
+    Written with one driver-level ``executemany``: through SQLAlchemy's insert a
+    batch's duplicate events cost ~10 us each (measured).
+    """
     if not events:
         return
     stamp = now()
-    conn.execute(
-        insert(lineage_events),
-        [
-            {
-                "project_id": project_id,
-                "record_id": e.get("record_id"),
-                "kind": e["kind"],
-                "stage": e.get("stage"),
-                "stage_version": e.get("stage_version"),
-                "run_id": e.get("run_id"),
-                "batch_id": e.get("batch_id"),
-                "actor": e.get("actor"),
-                "at": e.get("at", stamp),
-                "details": orjson.dumps(e.get("details") or {}).decode(),
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        (
+            project_id,
+            e.get("record_id"),
+            e["kind"],
+            e.get("stage"),
+            e.get("stage_version"),
+            e.get("run_id"),
+            e.get("batch_id"),
+            e.get("actor"),
+            e.get("at", stamp),
+            orjson.dumps(e.get("details") or {}).decode(),
+        )
+        for e in events
+    ]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    columns = "project_id, record_id, kind, stage, stage_version, run_id, batch_id, actor, at, details"
+    cursor = _driver_cursor(conn)
+    try:
+        cursor.executemany(f"INSERT INTO lineage_events ({columns}) VALUES ({', '.join([mark] * 10)})", rows)
+    finally:
+        cursor.close()
 
 
 def add_counters(conn: Connection, project_id: int, deltas: dict[str, int]) -> None:

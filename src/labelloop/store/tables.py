@@ -29,6 +29,7 @@ from sqlalchemy import (
 __all__ = [
     "api_tokens",
     "audit_log",
+    "content_keys",
     "counters",
     "ingest_batches",
     "ingest_runs",
@@ -149,8 +150,6 @@ records = Table(
     Column("event_time", Float, nullable=True),
     Column("ingested_at", Float, nullable=False),
     Column("reasons", Text, nullable=True),
-    # Exact dedup looks up content hashes batch by batch.
-    Index("ix_records_project_hash", "project_id", "content_hash"),
     # Listing by the rare statuses; accepted rows are paged by primary key.
     Index(
         "ix_records_project_status",
@@ -160,6 +159,20 @@ records = Table(
         sqlite_where=text("status <> 'accepted'"),
         postgresql_where=text("status <> 'accepted'"),
     ),
+)
+
+# The exact-dedup index. A B-tree index on the records' random 16-byte hashes cost
+# ~10 us a row to maintain at 1M rows here; an integer-keyed table costs a third of it.
+# Keys are 64-bit: ``content_key`` (project, content) -> the first record with that
+# content; ``occurrence_key`` (source, source key, content) -> a duplicate row, so a
+# re-sent duplicate is recognised too. Every hit is verified against the record's
+# full hash and key, so a 64-bit collision can only cost a missed match, never a
+# wrong one.
+content_keys = Table(
+    "content_keys",
+    metadata,
+    Column("key", Id, primary_key=True, autoincrement=False),
+    Column("record_id", BigInteger, nullable=False),
 )
 
 quarantine = Table(

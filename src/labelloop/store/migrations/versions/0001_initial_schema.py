@@ -20,6 +20,12 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(sa.schema.CreateSequence(sa.Sequence("records_id_seq")))
     op.create_table(
+        "content_keys",
+        sa.Column("key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_content_keys")),
+    )
+    op.create_table(
         "audit_log",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -129,7 +135,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records")),
     )
     with op.batch_alter_table("records", schema=None) as batch_op:
-        batch_op.create_index("ix_records_project_hash", ["project_id", "content_hash"], unique=False)
         batch_op.create_index(
             "ix_records_project_status",
             ["project_id", "status", "id"],
@@ -266,6 +271,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("content_keys")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(sa.schema.DropSequence(sa.Sequence("records_id_seq")))
     op.drop_table("source_cursors")
@@ -286,7 +292,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("status <> 'accepted'"),
             postgresql_where=sa.text("status <> 'accepted'"),
         )
-        batch_op.drop_index("ix_records_project_hash")
 
     op.drop_table("records")
     with op.batch_alter_table("ingest_runs", schema=None) as batch_op:
