@@ -513,7 +513,12 @@ def parse_push_body(body: bytes, content_type: str | None) -> Iterator[Row]:
     stripped = body.lstrip()
     if not stripped:
         raise InvalidInputError("the body is empty: send a JSON array of records or NDJSON")
-    is_ndjson = (content_type or "").split(";")[0].strip() in ("application/x-ndjson", "application/jsonl") or not (
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == "application/json" and not stripped.startswith(b"["):
+        raise InvalidInputError(
+            "an application/json body must be a JSON array of records; send one object a line as application/x-ndjson"
+        )
+    is_ndjson = media in ("application/x-ndjson", "application/jsonl", "application/x-jsonlines") or not (
         stripped.startswith(b"[")
     )
     if not is_ndjson:
@@ -651,7 +656,7 @@ def release_quarantined(project: Project, record_id: int, actor: str = "cli") ->
     raw = _raw_of(project, entry)
     if raw is None:
         raise ConflictError(f"record {record_id} has no raw row left to release")
-    parsed = _reparse(project, rec, raw, parse_json_line)
+    parsed = _reparse(project, rec, raw, parse_json_line, int(entry["line_no"] or 1))
     normalized = NormalizeStage(record_shape(project.config)).process_rows([parsed])
     if normalized.rejected.num_rows:
         message = normalized.rejected["message"][0].as_py()
@@ -707,7 +712,7 @@ def release_quarantined(project: Project, record_id: int, actor: str = "cli") ->
     return {"id": record_id, "status": str(status), "duplicate_of": first if status == RecordStatus.DUPLICATE else None}
 
 
-def _reparse(project: Project, rec: dict[str, Any], raw: bytes, parse_line: Callable[..., Row]) -> Row:
+def _reparse(project: Project, rec: dict[str, Any], raw: bytes, parse_line: Callable[..., Row], line: int) -> Row:
     """Turn a quarantined raw row back into a row, with the source's declared encoding."""
     key = str(rec["source_key"])
     spec = next((s for s in project.config.sources if s.name == rec.get("source_name")), None)
@@ -745,7 +750,7 @@ def _reparse(project: Project, rec: dict[str, Any], raw: bytes, parse_line: Call
             raw = raw.decode(encoding).encode("utf-8")
         except UnicodeDecodeError as exc:
             return RawRow(key, 0, 1, None, raw, Reason.INVALID_ENCODING, f"still not valid {encoding}: {exc}")
-    return parse_line(key, 0, 1, raw)
+    return parse_line(key, 0, line, raw)
 
 
 def drop_quarantined(project: Project, record_id: int, actor: str = "cli") -> dict[str, Any]:
