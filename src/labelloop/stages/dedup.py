@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from labelloop.domain.columns import fixed_binary_list
 from labelloop.stages.base import LineageEvent, StageResult, empty_rejects
 
 __all__ = ["ContentIndex", "ExactDedupStage", "MemoryContentIndex"]
@@ -76,7 +77,7 @@ class ExactDedupStage:
         unchanged.
         """
         ids: list[int] = batch["id"].to_pylist()
-        hashes: list[bytes] = batch["content_hash"].to_pylist()
+        hashes: list[bytes] = fixed_binary_list(batch["content_hash"])
         first = state.first_ids(set(hashes))
         check = self.check_keys
         keys: list[str] = batch["source_key"].to_pylist() if check else []

@@ -77,7 +77,9 @@ class Store:
             # NORMAL is durable against process crashes in WAL mode (kill -9 loses nothing
             # committed); only an OS crash may lose the last transactions.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA cache_size=-131072")
+            # 32 MB of page cache: enough for the dedup index's hot pages, and it keeps a
+            # 5M-row ingest under 300 MB RSS (128 MB measured +2% speed, +96 MB RSS).
+            cursor.execute("PRAGMA cache_size=-32768")
             cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
 

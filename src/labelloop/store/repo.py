@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from labelloop.domain.columns import fixed_binary_list
 from labelloop.errors import NotFoundError, StorageError
 from labelloop.store.tables import (
     api_tokens,
@@ -321,7 +322,7 @@ def index_stored(conn: Connection, batch: pa.Table, *, project_id: int, source_i
         return
     ids: list[int] = batch["id"].to_pylist()
     statuses = batch["status"].to_pylist()
-    digests = batch["content_hash"].to_pylist()
+    digests = fixed_binary_list(batch["content_hash"])
     keys = content_keys_of(project_id, digests)
     if any(status != "accepted" for status in statuses):
         source_keys = batch["source_key"].to_pylist()
@@ -366,7 +367,7 @@ def insert_records(
         batch["id"].to_pylist(),
         batch["source_key"].to_pylist(),
         batch["external_id"].to_pylist(),
-        batch["content_hash"].to_pylist(),
+        fixed_binary_list(batch["content_hash"]),
         batch["subject_id"].to_pylist(),
         batch["consent"].to_pylist(),
         batch["status"].to_pylist(),
