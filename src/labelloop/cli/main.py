@@ -23,6 +23,7 @@ from rich.table import Table
 from labelloop.errors import LabelloopError
 from labelloop.governance.service import add_user
 from labelloop.ingest.service import (
+    COUNT_KEYS,
     IngestProgress,
     drop_quarantined,
     list_records,
@@ -160,17 +161,7 @@ def init(
 
 def _print_ingest(d: dict[str, Any]) -> None:
     table = Table(title=f"ingest run {d['run_id']}", show_header=False)
-    for key in (
-        "read",
-        "new",
-        "exact_duplicates",
-        "near_duplicates",
-        "quarantined",
-        "redacted",
-        "consent_dropped",
-        "unchanged",
-        "files_read",
-    ):
+    for key in (*COUNT_KEYS, "files_read"):
         if key in d:
             table.add_row(key.replace("_", " "), f"{d[key]:,}")
     if d.get("seconds"):

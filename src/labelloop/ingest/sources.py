@@ -327,6 +327,45 @@ class _LineFeed:
         return raw, bad
 
 
+def _csv_row(
+    key: str,
+    position: int,
+    row_no: int,
+    values: list[str],
+    error: str | None,
+    bad_encoding: bool,
+    raw: bytes,
+    header: list[str],
+    enc: str,
+) -> Row | None:
+    """One CSV record as a row, a quarantine row, or None for a blank line."""
+    if error is not None:
+        return RawRow(key, position, row_no, None, raw[:MAX_RAW], Reason.BAD_QUOTING, f"row {row_no}: {error}")
+    if bad_encoding:
+        return RawRow(
+            key,
+            position,
+            row_no,
+            None,
+            raw[:MAX_RAW],
+            Reason.INVALID_ENCODING,
+            f"row {row_no} is not valid {enc}; declare the source's encoding",
+        )
+    if not values or values == [""]:
+        return None
+    if len(values) != len(header):
+        return RawRow(
+            key,
+            position,
+            row_no,
+            None,
+            raw[:MAX_RAW],
+            Reason.RAGGED_ROW,
+            f"row {row_no} has {len(values)} fields, the header has {len(header)}",
+        )
+    return (key, position, row_no, dict(zip(header, values, strict=True)), None, None, None)
+
+
 def _read_csv(
     path: Path, key: str, start: int, start_line: int, batch_size: int, encoding: str, delimiter: str, quotechar: str
 ) -> Iterator[Chunk]:
@@ -365,38 +404,9 @@ def _read_csv(
                 values, error = [], str(exc)
             raw, bad = feed.take()
             line_no += 1
-            if error is not None:
-                rows.append(
-                    RawRow(key, row_pos, line_no, None, raw[:MAX_RAW], Reason.BAD_QUOTING, f"row {line_no}: {error}")
-                )
-            elif bad:
-                rows.append(
-                    RawRow(
-                        key,
-                        row_pos,
-                        line_no,
-                        None,
-                        raw[:MAX_RAW],
-                        Reason.INVALID_ENCODING,
-                        f"row {line_no} is not valid {enc}; declare the source's encoding",
-                    )
-                )
-            elif not values or values == [""]:
-                pass
-            elif len(values) != len(header):
-                rows.append(
-                    RawRow(
-                        key,
-                        row_pos,
-                        line_no,
-                        None,
-                        raw[:MAX_RAW],
-                        Reason.RAGGED_ROW,
-                        f"row {line_no} has {len(values)} fields, the header has {len(header)}",
-                    )
-                )
-            else:
-                rows.append((key, row_pos, line_no, dict(zip(header, values, strict=True)), None, None, None))
+            row = _csv_row(key, row_pos, line_no, values, error, bad, raw, header, enc)
+            if row is not None:
+                rows.append(row)
             if len(rows) >= batch_size:
                 yield Chunk(key, rows, chunk_start, feed.position, chunk_line, line_no)
                 rows, chunk_start, chunk_line = [], feed.position, line_no
@@ -428,24 +438,9 @@ def _read_csv_text(
         if line_no <= start_line:
             continue
         raw = delimiter.join(values).encode("utf-8")
-        if error is not None:
-            rows.append(RawRow(key, line_no, line_no, None, raw, Reason.BAD_QUOTING, f"row {line_no}: {error}"))
-        elif not values or values == [""]:
-            pass
-        elif len(values) != len(header):
-            rows.append(
-                RawRow(
-                    key,
-                    line_no,
-                    line_no,
-                    None,
-                    raw,
-                    Reason.RAGGED_ROW,
-                    f"row {line_no} has {len(values)} fields, the header has {len(header)}",
-                )
-            )
-        else:
-            rows.append(RawRow(key, line_no, line_no, dict(zip(header, values, strict=True)), None, None, None))
+        row = _csv_row(key, line_no, line_no, values, error, False, raw, header, enc)
+        if row is not None:
+            rows.append(row)
         if len(rows) >= batch_size:
             yield Chunk(key, rows, chunk_line, line_no, chunk_line, line_no)
             rows, chunk_line = [], line_no
