@@ -26,7 +26,7 @@ from labelloop.errors import StageExecutionError
 
 __all__ = ["stream"]
 
-QUEUE_DEPTH = 3
+QUEUE_DEPTH = 2
 Producer = Callable[..., Iterator[tuple[Any, ...]]]
 
 

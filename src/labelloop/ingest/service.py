@@ -113,8 +113,12 @@ class _Pipeline:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.normalize = NormalizeStage(record_shape(project.config))
-        self.dedup = ExactDedupStage()
-        self.stage_log = orjson.dumps([describe(self.normalize), describe(self.dedup)]).decode()
+        # With keys checked (pushes, re-read files) and without (new bytes behind a cursor).
+        self.dedup = {check: ExactDedupStage(check_keys=check) for check in (True, False)}
+        self.stage_log = {
+            check: orjson.dumps([describe(self.normalize), describe(stage)]).decode()
+            for check, stage in self.dedup.items()
+        }
         self.threshold = project.config.record.blob_threshold_bytes
 
     def write(
@@ -130,11 +134,12 @@ class _Pipeline:
         line_keys: bool = False,
         cursor_updates: Iterable[dict[str, Any]] = (),
         normalized: NormalizeResult | None = None,
-        keyed: bool | None = None,
     ) -> dict[str, int]:
         """Normalize (unless ``normalized`` is given), dedup and store ``rows`` with their cursor moves.
 
-        Everything for one batch is one transaction.
+        Everything for one batch is one transaction. ``check_keys`` drops rows already
+        stored under the same source key and content (needed wherever no cursor
+        proves the rows new: pushes, re-read files).
         """
         project = self.project
         if normalized is None:
@@ -145,7 +150,6 @@ class _Pipeline:
             except Exception as exc:  # the one error boundary around stage code
                 raise StageExecutionError(f"stage 'normalize' failed: {exc!r}", stage="normalize") from exc
         kept, rejected = normalized.kept, normalized.rejected
-        has_keys = kept.num_rows > 0 and kept["external_id"].null_count < kept.num_rows
         payloads = kept["payload"].to_pylist() if kept.num_rows else []
         refs = self._blobs(payloads)
         raw_refs = [
@@ -157,12 +161,10 @@ class _Pipeline:
             project.store.lock_project(conn, project.id)
             ids = repo.allocate_record_ids(conn, kept.num_rows + rejected.num_rows)
             kept = kept.set_column(0, "id", pa.array(ids[: kept.num_rows], pa.int64()))
-            # Rows with external ids are checked by key too, except where a cursor already
-            # guarantees they were never read (``keyed=False``: new bytes of a file).
-            self.dedup.check_keys = check_keys or (has_keys if keyed is None else keyed)
+            dedup = self.dedup[check_keys]
             index = repo.StoreContentIndex(conn, project.id, source_id)
             try:
-                result = self.dedup.process(kept, index)
+                result = dedup.process(kept, index)
             except LabelloopError:
                 raise
             except Exception as exc:
@@ -175,7 +177,7 @@ class _Pipeline:
             # it must not quarantine it twice (nor bring back one a person dropped).
             raw_hashes = [content_hash(raw or b"") for raw in rejected["raw"].to_pylist()]
             bad_unchanged = 0
-            if rejected.num_rows and self.dedup.check_keys:
+            if rejected.num_rows and check_keys:
                 pairs = list(zip(raw_hashes, rejected["source_key"].to_pylist(), strict=True))
                 seen = index.known_keys(set(pairs))
                 if seen:
@@ -204,7 +206,7 @@ class _Pipeline:
                 first_record_id=ids[0] if ids else None,
                 last_record_id=ids[-1] if ids else None,
                 counts=orjson.dumps(counts).decode(),
-                stages=self.stage_log,
+                stages=self.stage_log[check_keys],
                 created_at=stamp,
             )
             repo.insert_records(
@@ -466,7 +468,6 @@ def _ingest_file(
             cursor_key=key,
             positions=(chunk.start_position, chunk.end_position, chunk.start_line, chunk.end_line),
             check_keys=rescan,
-            keyed=rescan,
             line_keys=True,
             cursor_updates=[update],
         )
@@ -569,7 +570,7 @@ def parse_push_body(body: bytes, content_type: str | None) -> Iterator[Row]:
             raise InvalidInputError("the body must be a JSON array of records (or NDJSON)")
         for i, item in enumerate(items, start=1):
             if isinstance(item, dict):
-                yield RawRow(f"#{i}", i, i, item, None, None, None)
+                yield (f"#{i}", i, i, item, None, None, None)
             else:
                 yield RawRow(
                     f"#{i}",
