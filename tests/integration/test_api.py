@@ -20,32 +20,15 @@ from fastapi.testclient import TestClient
 from labelloop.api.app import create_app
 from labelloop.config import Settings
 from labelloop.governance.service import add_user
-from labelloop.ingest.service import drop_quarantined, release_quarantined
+from labelloop.ingest.quarantine import drop_quarantined, release_quarantined
 from labelloop.project import Project, open_project
 from tests.conftest import DEFAULT_CONFIG, ProjectFactory
+from tests.contract import INGEST_KEYS as COUNT_KEYS
+from tests.contract import KPI_KEYS
 
 PROJECT = "tickets"
 OTHER = "billing"
 PUSH = f"/api/v1/projects/{PROJECT}/records"
-COUNT_KEYS = {
-    "run_id",
-    "read",
-    "new",
-    "exact_duplicates",
-    "near_duplicates",
-    "quarantined",
-    "redacted",
-    "consent_dropped",
-}
-KPI_KEYS = {
-    "records",
-    "labeled",
-    "coverage",
-    "completeness",
-    "freshness_s",
-    "label_latency_p50_s",
-    "label_latency_p95_s",
-}
 PROBLEM = "application/problem+json"
 
 #: Six rows: three new, one exact duplicate of the first (same content, other id and

@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from labelloop.errors import ConfigError, ConflictError, InvalidInputError
-from labelloop.ingest.service import drop_quarantined, list_records, push_records, release_quarantined, run_ingest
+from labelloop.ingest.quarantine import drop_quarantined, list_records, release_quarantined
+from labelloop.ingest.service import push_records, run_ingest
 from labelloop.ingest.status import project_status
 from labelloop.project import Project
 from tests.conftest import ProjectFactory

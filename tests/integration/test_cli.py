@@ -25,31 +25,13 @@ from fastapi.testclient import TestClient
 
 from labelloop.api.app import create_app
 from labelloop.governance.service import add_user
-from labelloop.ingest.service import list_records
+from labelloop.ingest.quarantine import list_records
 from labelloop.project import Project
 from tests.conftest import DEFAULT_CONFIG, ProjectFactory
+from tests.contract import INGEST_KEYS as COUNT_KEYS
+from tests.contract import KPI_KEYS, RECORD_KEYS
 
 CLI = [sys.executable, "-m", "labelloop.cli.main"]
-COUNT_KEYS = {
-    "run_id",
-    "read",
-    "new",
-    "exact_duplicates",
-    "near_duplicates",
-    "quarantined",
-    "redacted",
-    "consent_dropped",
-}
-KPI_KEYS = {
-    "records",
-    "labeled",
-    "coverage",
-    "completeness",
-    "freshness_s",
-    "label_latency_p50_s",
-    "label_latency_p95_s",
-}
-RECORD_KEYS = {"id", "source", "source_key", "status", "duplicate_of", "reasons"}
 
 #: Seven lines: three new, one exact duplicate of the first, three bad ones.
 TICKETS = [

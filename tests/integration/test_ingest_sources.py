@@ -16,7 +16,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from labelloop.ingest.service import list_records, push_records, run_ingest
+from labelloop.ingest.quarantine import list_records
+from labelloop.ingest.service import push_records, run_ingest
 from labelloop.ingest.status import project_status
 from labelloop.project import Project
 from tests.conftest import DEFAULT_CONFIG, ProjectFactory

@@ -22,14 +22,8 @@ from rich.table import Table
 
 from labelloop.errors import LabelloopError
 from labelloop.governance.service import add_user
-from labelloop.ingest.service import (
-    COUNT_KEYS,
-    IngestProgress,
-    drop_quarantined,
-    list_records,
-    release_quarantined,
-    run_ingest,
-)
+from labelloop.ingest.quarantine import drop_quarantined, list_records, release_quarantined
+from labelloop.ingest.service import COUNT_KEYS, IngestProgress, run_ingest
 from labelloop.ingest.status import project_status
 from labelloop.project import Project, init_project, open_project
 

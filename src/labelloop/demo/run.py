@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.errors import ConfigError, MissingDependencyError
-from labelloop.ingest.service import IngestProgress, list_records, run_ingest
+from labelloop.ingest.quarantine import list_records
+from labelloop.ingest.service import IngestProgress, run_ingest
 from labelloop.project import init_project, open_project
 
 __all__ = ["bbc_news_folder", "run_demo"]

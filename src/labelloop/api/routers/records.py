@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.errors import InvalidInputError, LabelloopError, NotFoundError
 from labelloop.governance.service import require
-from labelloop.ingest.service import list_records, push_records
+from labelloop.ingest.quarantine import list_records
+from labelloop.ingest.service import push_records
 from labelloop.store import repo
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
