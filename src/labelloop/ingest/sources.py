@@ -207,6 +207,8 @@ def _read_jsonl(path: Path, key: str, start: int, start_line: int, batch_size: i
         yield from _read_jsonl_text(path, key, start_line, batch_size, enc, bom)
         return
     parse = parse_json_line
+    loads = orjson.loads
+    JSONDecodeError = orjson.JSONDecodeError  # noqa: N806 - a local alias in the hot loop
     position = max(start, bom)
     line_no = start_line
     rows: list[Row] = []
@@ -224,8 +226,16 @@ def _read_jsonl(path: Path, key: str, start: int, start_line: int, batch_size: i
                 line_no += 1
                 row_pos = position
                 position += len(line) + 1
-                if line.strip():
-                    rows.append(parse(key, row_pos, line_no, line.rstrip(b"\r")))
+                if line and not line.isspace():
+                    # the common case inline: an object (orjson takes a trailing \r as white space)
+                    try:
+                        obj = loads(line)
+                    except JSONDecodeError:
+                        obj = None
+                    if type(obj) is dict:
+                        rows.append((key, row_pos, line_no, obj, None, None, None))
+                    else:
+                        rows.append(parse(key, row_pos, line_no, line.rstrip(b"\r")))
                     if len(rows) >= batch_size:
                         yield Chunk(key, rows, chunk_start, position, chunk_line, line_no)
                         rows = []

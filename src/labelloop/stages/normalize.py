@@ -67,7 +67,7 @@ class NormalizeStage:
         (``labelloop.ingest.sources.RawRow``): ``data`` is the parsed dict, or None
         with ``raw``, ``reason`` and ``message`` for a row the reader could not parse.
         """
-        normalize = self.normalizer
+        normalize = self.normalizer.fields
         good: list[tuple[Any, ...]] = []
         bad: list[tuple[Any, ...]] = []
         for key, position, line, data, raw, reason, message in rows:
