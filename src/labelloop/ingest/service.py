@@ -176,7 +176,7 @@ class _Pipeline:
             bad_unchanged = 0
             if rejected.num_rows and check_keys:
                 pairs = list(zip(raw_hashes, rejected["source_key"].to_pylist(), strict=True))
-                seen = index.known_keys(set(pairs))
+                seen = index.known_occurrences(pairs)
                 if seen:
                     fresh = [pair not in seen for pair in pairs]
                     bad_unchanged = fresh.count(False)

@@ -269,6 +269,7 @@ class StoreContentIndex:
         self.project_id = project_id
         self.source_id = source_id
         self.postgres = conn.dialect.name == "postgresql"
+        self._hits: dict[bytes, list[tuple[int, int, str, str]]] = {}
 
     def _lookup(self, keys: list[int]) -> list[Any]:
         """Rows (record id, project, source, source key, content hash, status) behind ``keys``."""
@@ -292,23 +293,57 @@ class StoreContentIndex:
             rows.extend(self.conn.exec_driver_sql(sql, tuple(part)).fetchall())
         return rows
 
-    def first_ids(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
-        project_id = self.project_id
+    def _content_hits(self, hashes: Iterable[bytes]) -> dict[bytes, list[tuple[int, int, str, str]]]:
+        """For each hash, the (record id, source id, source key, status) of its content-key entry.
+
+        Looked up once per transaction and kept: ``first_ids`` and ``known_keys``
+        of the same batch share one query.
+        """
         wanted = set(hashes)
+        missing = [h for h in wanted if h not in self._hits]
+        if missing:
+            for digest in missing:
+                self._hits[digest] = []
+            for rid, pid, sid, key, digest, status in self._lookup(content_keys_of(self.project_id, missing)):
+                digest = bytes(digest)
+                if pid == self.project_id and digest in self._hits:
+                    self._hits[digest].append((int(rid), int(sid), str(key), str(status)))
+        return {h: self._hits[h] for h in wanted}
+
+    def first_ids(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
         found: dict[bytes, int] = {}
-        for rid, pid, _sid, _key, digest, status in self._lookup(content_keys_of(project_id, list(wanted))):
-            digest = bytes(digest)
-            if pid == project_id and status in _LIVE and digest in wanted and rid < found.get(digest, rid + 1):
-                found[digest] = int(rid)
+        for digest, rows in self._content_hits(hashes).items():
+            live = [rid for rid, _sid, _key, status in rows if status in _LIVE]
+            if live:
+                found[digest] = min(live)
         return found
 
     def known_keys(self, pairs: Iterable[tuple[bytes, str]]) -> set[tuple[bytes, str]]:
+        # A stored occurrence (a duplicate) implies a stored first copy with a content key,
+        # so only pairs whose content is known but under another key need a second look.
         wanted = set(pairs)
-        keys = set(content_keys_of(self.project_id, [h for h, _ in wanted]))
-        keys.update(occurrence_key(self.source_id, k, h) for h, k in wanted)
+        hits = self._content_hits({h for h, _ in wanted})
+        known: set[tuple[bytes, str]] = set()
+        others: list[tuple[bytes, str]] = []
+        for digest, key in wanted:
+            rows = hits.get(digest)
+            if not rows:
+                continue
+            if any(sid == self.source_id and stored == key for _rid, sid, stored, _status in rows):
+                known.add((digest, key))
+            else:
+                others.append((digest, key))
+        return known | self.known_occurrences(others)
+
+    def known_occurrences(self, pairs: Iterable[tuple[bytes, str]]) -> set[tuple[bytes, str]]:
+        """Which (hash, source key) pairs are stored as occurrences (duplicates, quarantined rows)."""
+        wanted = set(pairs)
+        if not wanted:
+            return set()
+        keys = [occurrence_key(self.source_id, k, h) for h, k in wanted]
         stored = {
             (bytes(digest), str(key))
-            for _rid, pid, sid, key, digest, _status in self._lookup(list(keys))
+            for _rid, pid, sid, key, digest, _status in self._lookup(keys)
             if pid == self.project_id and sid == self.source_id
         }
         return stored & wanted
