@@ -270,6 +270,7 @@ class StoreContentIndex:
         self.source_id = source_id
         self.postgres = conn.dialect.name == "postgresql"
         self._hits: dict[bytes, list[tuple[int, int, str, str]]] = {}
+        self._asked: set[bytes] = set()
 
     def _lookup(self, keys: list[int]) -> list[Any]:
         """Rows (record id, project, source, source key, content hash, status) behind ``keys``."""
@@ -294,21 +295,24 @@ class StoreContentIndex:
         return rows
 
     def _content_hits(self, hashes: Iterable[bytes]) -> dict[bytes, list[tuple[int, int, str, str]]]:
-        """For each hash, the (record id, source id, source key, status) of its content-key entry.
+        """The hashes of ``hashes`` with a content-key entry, each with (record id, source id,
+        source key, status).
 
-        Looked up once per transaction and kept: ``first_ids`` and ``known_keys``
-        of the same batch share one query.
+        Looked up once per transaction and kept: ``first_ids`` and ``known_keys`` of the
+        same batch share one query. Only hits are kept, so the work after the query
+        scales with the duplicates, not with the batch.
         """
         wanted = set(hashes)
-        missing = [h for h in wanted if h not in self._hits]
+        missing = list(wanted - self._asked)
         if missing:
-            for digest in missing:
-                self._hits[digest] = []
+            self._asked.update(missing)
+            asked = self._asked
             for rid, pid, sid, key, digest, status in self._lookup(content_keys_of(self.project_id, missing)):
                 digest = bytes(digest)
-                if pid == self.project_id and digest in self._hits:
-                    self._hits[digest].append((int(rid), int(sid), str(key), str(status)))
-        return {h: self._hits[h] for h in wanted}
+                if pid == self.project_id and digest in asked:
+                    self._hits.setdefault(digest, []).append((int(rid), int(sid), str(key), str(status)))
+        hits = self._hits
+        return {h: hits[h] for h in wanted & hits.keys()}
 
     def first_ids(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
         found: dict[bytes, int] = {}
