@@ -37,7 +37,6 @@ __all__ = [
     "RecordNormalizer",
     "RecordShape",
     "Rejection",
-    "canonical_json",
     "content_hash",
     "normalize_record",
     "normalize_string",
@@ -138,11 +137,6 @@ def normalize_string(value: str) -> str:
     if _is_clean(value):
         return value
     return " ".join(value.split())
-
-
-def canonical_json(value: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, compact, UTF-8."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def content_hash(canonical: bytes) -> bytes:

@@ -83,15 +83,6 @@ def file_state(path: Path, head_len: int | None = None) -> FileState:
     return FileState(stat.st_size, stat.st_mtime_ns, len(head), hashlib.sha256(head).hexdigest())
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of the whole file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),

@@ -194,17 +194,6 @@ def add_batch(conn: Connection, **values: Any) -> int:
     return int(conn.execute(insert(ingest_batches).values(**values).returning(ingest_batches.c.id)).scalar_one())
 
 
-def set_batch_range(
-    conn: Connection, batch_id: int, first: int | None, last: int | None, counts: dict[str, int]
-) -> None:
-    """Fill in the record id range and counts of a batch once its rows are written."""
-    conn.execute(
-        update(ingest_batches)
-        .where(ingest_batches.c.id == batch_id)
-        .values(first_record_id=first, last_record_id=last, counts=orjson.dumps(counts).decode())
-    )
-
-
 # -- records --------------------------------------------------------------------------------------
 
 
