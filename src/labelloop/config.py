@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from labelloop.errors import ConfigError
@@ -92,6 +92,7 @@ class SourceSpec(_Strict):
     # directory
     pattern: str = "**/*.txt"
     label_field: str | None = Field(default=None, description="directory: keep the sub-folder name in this field")
+    stages: StagesSpec | None = Field(default=None, description="overrides the project's stages, key by key")
 
     @model_validator(mode="after")
     def _path_when_needed(self) -> SourceSpec:
@@ -109,24 +110,120 @@ class SourceSpec(_Strict):
         return self
 
 
+PiiAction = Literal["mask", "hash", "flag", "drop_record", "quarantine", "keep"]
+
+
 class NearDuplicatesSpec(_Strict):
-    threshold: float = Field(default=0.8, gt=0, le=1)
+    """MinHash + LSH near-duplicate detection over the text field."""
+
+    threshold: float = Field(default=0.8, gt=0, le=1, description="Jaccard similarity of shingle sets")
+    field: str | None = Field(default=None, description="the text to compare (default: record.text_field)")
+    shingle: Literal["word", "char"] = "word"
+    ngram: int | None = Field(default=None, gt=0, le=32, description="shingle size (default 3 words / 5 chars)")
+    num_perm: int = Field(default=64, ge=8, le=512)
+    bands: int | None = Field(default=None, gt=0, description="LSH bands (default: chosen from the threshold)")
 
 
 class RuleSpec(_Strict):
+    """One declarative row rule; several checks may share a rule and its severity."""
+
     field: str
-    min_length: int | None = None
-    max_length: int | None = None
     severity: Literal["quarantine", "flag"] = "quarantine"
+    name: str | None = None
+    required: bool = False
+    type: Literal["string", "integer", "number", "boolean", "list", "object"] | None = None
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=0)
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
+    regex: str | None = None
+    language: list[str] | str | None = None
+    not_empty: bool = False
+    max_markup_ratio: float | None = Field(default=None, ge=0, le=1)
+    max_binary_ratio: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _has_a_check(self) -> RuleSpec:
+        checks = self.model_dump(exclude={"field", "severity", "name"}, exclude_defaults=True)
+        if not checks:
+            raise ValueError(f"rule on '{self.field}' has no check (e.g. min_length, regex, language, not_empty)")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"rule on '{self.field}': regex {self.regex!r} does not compile: {exc}") from None
+        return self
+
+
+class PiiSpec(_Strict):
+    """What to do with each kind of personal data found in string fields.
+
+    Actions: ``mask`` (typed placeholder such as ``[EMAIL]``), ``hash`` (keyed HMAC:
+    equal values stay joinable, unreadable), ``flag`` (kept, record flagged),
+    ``drop_record`` (not stored, counted), ``quarantine`` (held, redacted), ``keep``.
+    """
+
+    email: PiiAction | None = None
+    phone: PiiAction | None = None
+    card: PiiAction | None = None
+    iban: PiiAction | None = None
+    ip: PiiAction | None = None
+    ssn: PiiAction | None = None
+    url_credentials: PiiAction | None = None
+    secret: PiiAction | None = None
+    phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR", "IN"])
+    ids: Literal["hash", "keep"] = Field(
+        default="hash", description="an id or subject holding personal data is replaced by its keyed hash"
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _drop_alias(cls, value: Any) -> Any:
+        return "drop_record" if value == "drop" else value
+
+    def actions(self) -> dict[str, str]:
+        """Entity -> action, for the entities that are detected (``keep`` and unset are not)."""
+        out: dict[str, str] = {}
+        for name in ("email", "phone", "card", "iban", "ip", "ssn", "url_credentials", "secret"):
+            action = getattr(self, name)
+            if action is not None and action != "keep":
+                out[name] = action
+        return out
+
+
+class ConsentSpec(_Strict):
+    """Purposes a record's data subject must have agreed to, and what happens without them."""
+
+    required: list[str] = Field(min_length=1)
+    action: Literal["drop", "quarantine"] = "drop"
+
+
+class AnomalySpec(_Strict):
+    """Run-level checks of a source against its own recent runs."""
+
+    history: int = Field(default=10, ge=1, le=100, description="how many earlier runs form the norm")
+    min_history: int = Field(default=3, ge=1, description="no verdict before this many earlier runs")
+    volume_factor: float = Field(default=3.0, gt=1, description="rows per run this many times off the median")
+    null_rate_jump: float = Field(default=0.2, gt=0, le=1, description="absolute rise of a field's null share")
+    length_psi: float = Field(default=0.25, gt=0, description="population stability index of text lengths")
+    duplicate_share_jump: float = Field(default=0.2, gt=0, le=1)
+    categorical: list[str] = Field(default_factory=list, description="fields whose new values are reported")
+    min_rows: int = Field(default=20, ge=1, description="rate checks need at least this many rows in the run")
+    action: Literal["mark", "hold"] = "mark"
 
 
 class StagesSpec(_Strict):
-    """Data-health stages. Parsed and checked here; see ``unsupported_stages``."""
+    """Data-health stages, for the whole project or (under a source) for one source."""
 
     near_duplicates: NearDuplicatesSpec | None = None
-    pii: dict[str, Literal["mask", "hash", "drop", "quarantine", "keep"]] | None = None
+    pii: PiiSpec | None = None
     rules: list[RuleSpec] | None = None
-    consent: dict[str, Any] | None = None
+    consent: ConsentSpec | None = None
+    anomalies: AnomalySpec | None = None
+
+
+SourceSpec.model_rebuild()
 
 
 class QuestionSpec(BaseModel):
@@ -163,6 +260,32 @@ class ProjectConfig(_Strict):
             raise ValueError(f"source names must be unique; repeated: {dupes}")
         return value
 
+    @model_validator(mode="after")
+    def _stages_fit_the_record(self) -> ProjectConfig:
+        record = self.record
+        declared = set(record.fields)
+        scopes = [("stages", self.stages)] + [(f"sources.{s.name}.stages", s.stages) for s in self.sources if s.stages]
+        for where, stages in scopes:
+            if stages is None:
+                continue
+            if stages.near_duplicates is not None and not (stages.near_duplicates.field or record.text_field):
+                raise ValueError(f"{where}.near_duplicates needs record.text_field or its own 'field'")
+            if stages.consent is not None and not record.consent_field:
+                raise ValueError(f"{where}.consent needs record.consent_field (where a record's purposes are)")
+            roles = {record.id_field, record.subject_field, record.consent_field} - {None}
+            for rule in stages.rules or []:
+                if declared and rule.field not in declared:
+                    raise ValueError(f"{where}.rules: field '{rule.field}' is not one of the declared fields")
+                if rule.field in roles:
+                    raise ValueError(
+                        f"{where}.rules: '{rule.field}' is an id/subject/consent field; rules check content"
+                    )
+            if stages.anomalies is not None and declared:
+                unknown = sorted(set(stages.anomalies.categorical) - declared)
+                if unknown:
+                    raise ValueError(f"{where}.anomalies.categorical: {unknown} are not declared fields")
+        return self
+
     def source(self, name: str) -> SourceSpec:
         """The source called ``name``; :class:`ConfigError` if there is none."""
         for spec in self.sources:
@@ -171,17 +294,16 @@ class ProjectConfig(_Strict):
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"no source named '{name}' in {PROJECT_FILE} (sources: {known})", key="sources")
 
-    def unsupported_stages(self) -> list[str]:
-        """Stages configured here that this version cannot honour.
-
-        Ingestion refuses to run while this list is not empty: silently skipping a
-        PII or consent stage would store what the user asked us not to store.
-        """
-        configured = [k for k, v in self.stages.model_dump().items() if v not in (None, [], {})]
-        return configured
+    def stages_for(self, source: str) -> StagesSpec:
+        """The stages that apply to ``source``: the project's, with the source's own keys replacing them."""
+        spec = next((s for s in self.sources if s.name == source), None)
+        if spec is None or spec.stages is None:
+            return self.stages
+        override = {k: getattr(spec.stages, k) for k in spec.stages.model_fields_set}
+        return self.stages.model_copy(update=override)
 
     def unsupported_policies(self) -> list[str]:
-        """Policies configured here that this version cannot honour (see ``unsupported_stages``)."""
+        """Policies configured here that this version cannot honour: ingestion refuses to run with them."""
         return sorted(self.policies)
 
 
@@ -194,6 +316,9 @@ class Settings(BaseSettings):
     blob_url: str | None = None
     sqlite_busy_timeout_ms: int = 30_000
     max_push_bytes: int = 256 * 1024 * 1024
+    pii_hmac_key: SecretStr | None = Field(
+        default=None, description="key of the PII 'hash' action; never stored with the data"
+    )
 
 
 def project_database_url(project_dir: Path, config: ProjectConfig, settings: Settings) -> str:

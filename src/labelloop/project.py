@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labelloop.config import (
@@ -33,6 +33,7 @@ class Project:
     store: Store
     blobs: BlobStore
     id: int
+    settings: Settings = field(default_factory=Settings)
 
     @property
     def name(self) -> str:
@@ -76,7 +77,7 @@ def open_project(project_dir: Path, settings: Settings | None = None, store: Sto
         )
     blobs = open_blob_store(project_blob_url(project_dir, config, settings))
     project_id = _register(store, config, (project_dir / PROJECT_FILE).read_text(encoding="utf-8"))
-    return Project(project_dir, config, store, blobs, project_id)
+    return Project(project_dir, config, store, blobs, project_id, settings)
 
 
 def open_project_in_store(store: Store, name: str, blobs: BlobStore) -> Project:

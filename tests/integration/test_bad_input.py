@@ -379,7 +379,7 @@ def test_release_after_making_a_field_optional(make_project: ProjectFactory) -> 
     project = make_project(CONFIG)  # n is optional again
     result = release_quarantined(project, rid)
 
-    assert result == {"id": rid, "status": "accepted", "duplicate_of": None}
+    assert result == {"id": rid, "status": "accepted", "duplicate_of": None, "similarity": None}
     released = record(project, rid)
     assert released["status"] == "accepted"
     assert released["payload"] == {"text": "two"}
@@ -423,7 +423,7 @@ def test_release_of_a_row_whose_content_exists_is_a_duplicate(make_project: Proj
 
     result = release_quarantined(project, rid)
 
-    assert result == {"id": rid, "status": "duplicate", "duplicate_of": pushed}
+    assert result == {"id": rid, "status": "duplicate", "duplicate_of": pushed, "similarity": None}
     released = record(project, rid)
     assert (released["status"], released["duplicate_of"]) == ("duplicate", pushed)
     assert_one_original_per_content(project)
@@ -491,18 +491,8 @@ def test_released_row_is_not_stored_again_when_its_file_is_reread(make_project: 
 # -- configs ingestion cannot honour -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        pytest.param({"stages": {"pii": {"email": "mask"}}}, id="pii"),
-        pytest.param({"stages": {"near_duplicates": {"threshold": 0.9}}}, id="near_duplicates"),
-        pytest.param({"stages": {"rules": [{"field": "text", "min_length": 3}]}}, id="rules"),
-        pytest.param({"stages": {"consent": {"require": ["training"]}}}, id="consent"),
-        pytest.param({"policies": {"retention_days": 30}}, id="policies"),
-    ],
-)
-def test_unsupported_stages_refuse_to_ingest(make_project: ProjectFactory, extra: dict[str, Any]) -> None:
-    config = {**copy.deepcopy(CONFIG), **extra}
+def test_unsupported_policies_refuse_to_ingest(make_project: ProjectFactory) -> None:
+    config = {**copy.deepcopy(CONFIG), "policies": {"retention_days": 30}}
     project = make_project(config, {"data/a.jsonl": good("g1") + b"\n"})
 
     with pytest.raises(ConfigError):

@@ -74,23 +74,58 @@ def test_minimal_file_parses() -> None:
     assert config.stages.near_duplicates is not None
     assert config.stages.near_duplicates.threshold == 0.8
     assert config.stages.pii is not None
-    assert config.stages.pii["email"] == "mask"
+    assert config.stages.pii.email == "mask"
     assert config.stages.rules is not None
     assert config.stages.rules[0].field == "text"
     assert config.label_schema is not None
     assert config.label_schema.questions[0].labels == ["business", "entertainment", "politics", "sport", "tech"]
 
 
-def test_unsupported_stages_lists_configured_stages() -> None:
+def test_minimal_file_stages_parse_into_their_settings() -> None:
     config = parse_project(MINIMAL, FILE)
-    assert sorted(config.unsupported_stages()) == ["near_duplicates", "pii", "rules"]
+    stages = config.stages_for("inbox")
+    assert stages.near_duplicates is not None and stages.near_duplicates.threshold == 0.8
+    assert stages.pii is not None
+    assert stages.pii.actions() == dict.fromkeys(["email", "phone", "card", "iban", "ip", "ssn", "secret"], "mask")
+    assert stages.rules is not None and stages.rules[0].min_length == 1
 
 
-def test_no_stages_means_nothing_unsupported() -> None:
+def test_a_source_overrides_stages_key_by_key() -> None:
     data = minimal_data()
-    del data["stages"]
+    data["sources"][0]["stages"] = {"rules": [{"field": "text", "max_length": 10, "severity": "flag"}]}
     config = parse_data(data)
-    assert config.unsupported_stages() == []
+    stages = config.stages_for("inbox")
+    assert stages.rules is not None and stages.rules[0].max_length == 10
+    assert stages.pii is not None  # not overridden: the project's
+    assert config.stages_for("nope") == config.stages
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        ({"rules": [{"field": "text"}]}, "has no check"),
+        ({"rules": [{"field": "text", "regex": "("}]}, "does not compile"),
+        ({"rules": [{"field": "nope", "min_length": 1}]}, "not one of the declared fields"),
+        ({"rules": [{"field": "user", "min_length": 1}]}, "id/subject/consent field"),
+        ({"pii": {"emial": "mask"}}, "unknown key"),
+        ({"pii": {"email": "erase"}}, "stages.pii.email"),
+        ({"consent": {"required": []}}, "stages.consent.required"),
+        ({"anomalies": {"categorical": ["nope"]}}, "not declared fields"),
+    ],
+)
+def test_bad_stage_settings_are_config_errors(stages: dict[str, Any], message: str) -> None:
+    data = minimal_data()
+    data["stages"] = stages
+    with pytest.raises(ConfigError) as info:
+        parse_data(data)
+    assert message in str(info.value)
+
+
+def test_pii_drop_is_an_alias_of_drop_record() -> None:
+    data = minimal_data()
+    data["stages"] = {"pii": {"email": "drop", "phone": "keep"}}
+    stages = parse_data(data).stages
+    assert stages.pii is not None and stages.pii.actions() == {"email": "drop_record"}
 
 
 def test_unknown_source_name_is_config_error() -> None:
@@ -251,7 +286,7 @@ def test_templates_parse(template: str) -> None:
     config = parse_project(text, FILE)
     assert config.name == "my-project"
     assert config.sources
-    assert config.unsupported_stages() == []
+    assert config.unsupported_policies() == []
     assert config.label_schema is not None
     assert config.label_schema.questions[0].name == "topic"
 

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from labelloop import __version__
 from labelloop.api.deps import ProjectRegistry
 from labelloop.api.errors import install_error_handlers
-from labelloop.api.routers import metrics, records
+from labelloop.api.routers import health, metrics, records
 from labelloop.config import Settings
 from labelloop.project import Project
 
@@ -23,6 +23,7 @@ def create_app(project: Project, settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(records.router)
     app.include_router(metrics.router)
+    app.include_router(health.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -21,8 +21,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from labelloop.errors import LabelloopError
+from labelloop.governance.consent import withdraw_consent
 from labelloop.governance.service import add_user
-from labelloop.ingest.quarantine import drop_quarantined, list_records, release_quarantined
+from labelloop.ingest.quarantine import decide_held_run, drop_quarantined, list_records, release_quarantined
 from labelloop.ingest.service import COUNT_KEYS, IngestProgress, run_ingest
 from labelloop.ingest.status import project_status
 from labelloop.project import Project, init_project, open_project
@@ -36,7 +37,11 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="Decide on rows held in quarantine.", no_args_is_help=True)
 user_app = typer.Typer(help="Members of a project.", no_args_is_help=True)
+runs_app = typer.Typer(help="Ingest runs held for review by anomaly checks.", no_args_is_help=True)
+consent_app = typer.Typer(help="Data subjects' consent.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(runs_app, name="runs")
+app.add_typer(consent_app, name="consent")
 app.add_typer(user_app, name="user")
 
 err = Console(stderr=True)
@@ -163,6 +168,18 @@ def _print_ingest(d: dict[str, Any]) -> None:
     out.print(table)
     for reason, n in sorted(d.get("quarantine_reasons", {}).items()):
         out.print(f"  quarantined: {n:,} x {reason}")
+    for stage, figures in sorted(d.get("stages", {}).items()):
+        shown = ", ".join(
+            f"{k} {v:,}" if not isinstance(v, dict) else f"{k} " + ", ".join(f"{a} {b:,}" for a, b in sorted(v.items()))
+            for k, v in sorted(figures.items())
+        )
+        if shown:
+            out.print(f"  stage {stage}: {shown}")
+    for source, verdict in sorted(d.get("anomalies", {}).items()):
+        held = f" ({verdict['held']:,} records held: 'labelloop runs release {d['run_id']}')" if verdict["held"] else ""
+        out.print(f"[bold yellow]anomalous run of source {source}[/]{held}")
+        for anomaly in verdict["anomalies"]:
+            out.print(f"  {anomaly['check']}: {anomaly['message']}")
 
 
 @app.command()
@@ -183,8 +200,10 @@ def ingest(
 @user_errors
 def records(
     status: Annotated[
-        str | None, typer.Option(help="accepted, duplicate, near_duplicate, quarantined, deleted")
+        str | None,
+        typer.Option(help="accepted, duplicate, near_duplicate, quarantined, held, withdrawn, deleted"),
     ] = None,
+    flag: Annotated[str | None, typer.Option(help="Only records with this flag (e.g. wrong_language).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Records per page.")] = 50,
     cursor: Annotated[int, typer.Option(min=0, help="Start after this record id (from next_cursor).")] = 0,
     payload: Annotated[bool, typer.Option(help="Include each record's payload.")] = False,
@@ -193,15 +212,18 @@ def records(
 ) -> None:
     """List records, oldest first, one page at a time."""
     project = _open(project_dir)
-    items, next_cursor = list_records(project, status=status, cursor=cursor, limit=limit, with_payload=payload)
+    items, next_cursor = list_records(
+        project, status=status, cursor=cursor, limit=limit, with_payload=payload, flag=flag
+    )
 
     def human(d: dict[str, Any]) -> None:
-        table = Table("id", "source", "source key", "status", "duplicate of", "reasons")
+        table = Table("id", "source", "source key", "status", "duplicate of", "reasons / flags")
         for r in d["records"]:
-            reasons = "; ".join(f"{x['code']}: {x['message']}" for x in r["reasons"])
-            table.add_row(
-                str(r["id"]), r["source"], r["source_key"], r["status"], str(r["duplicate_of"] or ""), reasons
-            )
+            notes = [f"{x['code']}: {x['message']}" for x in r["reasons"]] + [f["code"] for f in r["flags"]]
+            dup = str(r["duplicate_of"] or "")
+            if r["similarity"] is not None:
+                dup += f" ({r['similarity']:.2f})"
+            table.add_row(str(r["id"]), r["source"], r["source_key"], r["status"], dup, "; ".join(notes))
         out.print(table)
         if d["next_cursor"] is not None:
             out.print(f"more: --cursor {d['next_cursor']}")
@@ -213,11 +235,14 @@ def records(
 @user_errors
 def quarantine_release(
     record_id: Annotated[int, typer.Argument(metavar="ID", help="The quarantined record's id.")],
+    force: Annotated[
+        bool, typer.Option(help="Ingest it even if quality rules still fail (it is flagged released_over_rule).")
+    ] = False,
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
 ) -> None:
     """Re-validate a quarantined row and, if it now passes, ingest it."""
-    result = release_quarantined(_open(project_dir), record_id, actor=_actor())
+    result = release_quarantined(_open(project_dir), record_id, actor=_actor(), force=force)
     emit(result, as_json, lambda d: out.print(f"record {d['id']}: {d['status']}"))
 
 
@@ -231,6 +256,73 @@ def quarantine_drop(
     """Drop a quarantined row: its raw content is erased, the decision is kept."""
     result = drop_quarantined(_open(project_dir), record_id, actor=_actor())
     emit(result, as_json, lambda d: out.print(f"record {d['id']}: {d['status']}"))
+
+
+@quarantine_app.command("list")
+@user_errors
+def quarantine_list(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per page.")] = 50,
+    cursor: Annotated[int, typer.Option(min=0, help="Start after this record id (from next_cursor).")] = 0,
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """List the rows waiting in quarantine, with their reasons."""
+    items, next_cursor = list_records(_open(project_dir), status="quarantined", cursor=cursor, limit=limit)
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table("id", "source", "source key", "reason", "message")
+        for r in d["records"]:
+            for x in r["reasons"]:
+                table.add_row(str(r["id"]), r["source"], r["source_key"], x["code"], x["message"])
+        out.print(table)
+        if d["next_cursor"] is not None:
+            out.print(f"more: --cursor {d['next_cursor']}")
+
+    emit({"records": items, "next_cursor": next_cursor}, as_json, human)
+
+
+@runs_app.command("release")
+@user_errors
+def runs_release(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The ingest run whose held records to release.")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Release the records an anomalous run held: they become accepted."""
+    result = decide_held_run(_open(project_dir), run_id, "release", actor=_actor())
+    emit(result, as_json, lambda d: out.print(f"run {d['run_id']}: {d['records']:,} records {d['status']}"))
+
+
+@runs_app.command("drop")
+@user_errors
+def runs_drop(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The ingest run whose held records to drop.")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Drop the records an anomalous run held: their payloads are erased."""
+    result = decide_held_run(_open(project_dir), run_id, "drop", actor=_actor())
+    emit(result, as_json, lambda d: out.print(f"run {d['run_id']}: {d['records']:,} records {d['status']}"))
+
+
+@consent_app.command("withdraw")
+@user_errors
+def consent_withdraw(
+    subject: Annotated[str, typer.Option("--subject", help="The data subject's id.")],
+    purpose: Annotated[list[str], typer.Option("--purpose", help="A purpose to withdraw (repeatable).")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Withdraw a data subject's consent for purposes; their records leave the queues at once."""
+    result = withdraw_consent(_open(project_dir), subject, purpose, actor=_actor())
+    emit(
+        result,
+        as_json,
+        lambda d: out.print(
+            f"consent for {', '.join(d['purposes'])} withdrawn: {d['records']:,} records changed, "
+            f"{d['left_queues']:,} left the queues"
+        ),
+    )
 
 
 def _actor() -> str:
@@ -271,10 +363,16 @@ def status(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
             table.add_row(f"  {key}", f"{value:,}")
         table.add_row("labeled", f"{d['labeled']:,}")
         table.add_row("coverage", f"{d['coverage']:.1%}")
+        for key, value in d["health"].items():
+            table.add_row(key.replace("_", " "), f"{value:,}")
         if d["last_run"]:
             run = d["last_run"]
             table.add_row("last ingest", f"run {run['run_id']} {run['status']}, {run['age_s']:.0f} s ago")
         out.print(table)
+        for item in d["anomalies"]:
+            state = " (held)" if item["held"] and not item["decision"] else ""
+            checks = "; ".join(a["message"] for a in item["anomalies"])
+            out.print(f"[yellow]anomalous run {item['run_id']} of {item['source']}{state}:[/] {checks}")
 
     emit(data, as_json, human)
 

@@ -14,6 +14,8 @@ class RecordStatus(StrEnum):
     DUPLICATE = "duplicate"
     NEAR_DUPLICATE = "near_duplicate"
     QUARANTINED = "quarantined"
+    HELD = "held"
+    WITHDRAWN = "withdrawn"  # consent withdrawn for a purpose the queues need
     DELETED = "deleted"
 
 

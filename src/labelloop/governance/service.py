@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "records.push": frozenset({Role.ADMIN, Role.STEWARD}),
     "records.read": frozenset(Role),
     "quarantine.decide": frozenset({Role.ADMIN, Role.STEWARD}),
+    "consent.manage": frozenset({Role.ADMIN, Role.STEWARD}),
     "users.manage": frozenset({Role.ADMIN}),
     "metrics.read": frozenset(Role),
 }

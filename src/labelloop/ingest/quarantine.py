@@ -16,8 +16,12 @@ import pyarrow as pa
 
 from labelloop.domain.reasons import Reason, RecordStatus
 from labelloop.errors import ConflictError, InvalidInputError
+from labelloop.ingest.near_dups import StoreNearDupState, forget_index
 from labelloop.ingest.sources import RawRow, Row, parse_json_line
 from labelloop.project import Project, record_shape
+from labelloop.stages.base import set_columns
+from labelloop.stages.chain import PreStoreChain
+from labelloop.stages.near_dup import NearDupStage
 from labelloop.stages.normalize import NormalizeStage
 from labelloop.store import repo
 
@@ -33,6 +37,8 @@ def _public(row: dict[str, Any], names: dict[int, str], with_payload: bool) -> d
         "status": row["status"],
         "duplicate_of": row["duplicate_of"],
         "reasons": orjson.loads(row["reasons"]) if row["reasons"] else [],
+        "similarity": row["similarity"],
+        "flags": orjson.loads(row["flags"]) if row["flags"] else [],
         "ingested_at": row["ingested_at"],
         "content_hash": bytes(row["content_hash"]).hex() if row["content_hash"] is not None else None,
     }
@@ -43,16 +49,25 @@ def _public(row: dict[str, Any], names: dict[int, str], with_payload: bool) -> d
 
 
 def list_records(
-    project: Project, *, status: str | None = None, cursor: int = 0, limit: int = 100, with_payload: bool = False
+    project: Project,
+    *,
+    status: str | None = None,
+    cursor: int = 0,
+    limit: int = 100,
+    with_payload: bool = False,
+    flag: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of records after ``cursor`` (an id); returns the page and the next cursor (None at the end)."""
+    """A page of records after ``cursor`` (an id); returns the page and the next cursor (None at the end).
+
+    ``flag`` keeps records carrying that flag code (e.g. ``wrong_language``, ``pii:email``).
+    """
     if status is not None and status not in {s.value for s in RecordStatus}:
         allowed = ", ".join(s.value for s in RecordStatus)
         raise InvalidInputError(f"unknown status '{status}' (one of: {allowed})")
     if not 1 <= limit <= 10_000:
         raise InvalidInputError("limit must be between 1 and 10000")
     with project.store.read() as conn:
-        rows = repo.list_records(conn, project.id, status=status, after=cursor, limit=limit)
+        rows = repo.list_records(conn, project.id, status=status, after=cursor, limit=limit, flag=flag)
         names = repo.source_names(conn, project.id)
     items = [_public(r, names, with_payload) for r in rows]
     next_cursor = items[-1]["id"] if len(items) == limit else None
@@ -65,11 +80,15 @@ def _raw_of(project: Project, entry: dict[str, Any]) -> bytes | None:
     return None if entry["raw"] is None else bytes(entry["raw"])
 
 
-def release_quarantined(project: Project, record_id: int, actor: str = "cli") -> dict[str, Any]:
-    """Re-validate a quarantined row against the current schema and ingest it in place.
+def release_quarantined(project: Project, record_id: int, actor: str = "cli", *, force: bool = False) -> dict[str, Any]:
+    """Re-validate a quarantined row against the current ``labelloop.yaml`` and ingest it in place.
 
-    The record keeps its id; its raw row and the decision stay in the audit trail.
-    A row that is still invalid stays in quarantine (:class:`ConflictError`).
+    The row goes through normalization and every configured stage again (PII,
+    consent, rules, exact and near-duplicate detection); the record keeps its id
+    and its raw row and the decision stay in the audit trail. A row that is
+    still invalid stays in quarantine (:class:`ConflictError`). ``force`` lets a
+    person override the *rules* (the record is flagged ``released_over_rule``);
+    schema errors, PII and consent are never overridden.
     """
     with project.store.read() as conn:
         rec = repo.get_record(conn, record_id)
@@ -79,63 +98,114 @@ def release_quarantined(project: Project, record_id: int, actor: str = "cli") ->
         raise ConflictError(f"record {record_id} belongs to another project")
     if entry["decision"] is not None or rec["status"] != RecordStatus.QUARANTINED:
         raise ConflictError(f"record {record_id} was already decided: {entry['decision'] or rec['status']}")
+    if entry["reason"] == "pii_detector_failed":
+        raise ConflictError(
+            f"record {record_id} was held because PII detection failed on it; its content was masked "
+            "and cannot be released: drop it and send the record again"
+        )
     raw = _raw_of(project, entry)
     if raw is None:
         raise ConflictError(f"record {record_id} has no raw row left to release")
     parsed = _reparse(project, rec, raw, parse_json_line, int(entry["line_no"] or 1))
-    normalized = NormalizeStage(record_shape(project.config)).process_rows([parsed])
-    if normalized.rejected.num_rows:
-        message = normalized.rejected["message"][0].as_py()
+    config = project.config
+    shape = record_shape(config)
+    stages = config.stages_for(str(rec["source_name"]))
+    if force and stages.rules:
+        stages = stages.model_copy(update={"rules": None})
+    key = project.settings.pii_hmac_key
+    chain = PreStoreChain(shape, stages, key.get_secret_value().encode() if key is not None else None)
+    normalized = NormalizeStage(shape).process_rows([parsed])
+    out = chain.process(normalized.kept, normalized.rejected)
+    if out.rejected.num_rows:
+        message = out.rejected["message"][0].as_py()
+        raise ConflictError(f"record {record_id} is still invalid: {message}", reason=out.rejected["reason"][0].as_py())
+    if out.dropped:
         raise ConflictError(
-            f"record {record_id} is still invalid: {message}", reason=normalized.rejected["reason"][0].as_py()
+            f"record {record_id} cannot be released: {out.dropped[0]['kind']} (it would not be stored)",
+            reason=out.dropped[0]["kind"],
         )
-    kept = normalized.kept
+    kept = out.kept
+    flags = orjson.loads(kept["flags"][0].as_py() or "[]")
+    if force:
+        flags.append({"code": "released_over_rule", "by": actor})
+    notes = orjson.loads(kept["notes"][0].as_py() or "[]")
     digest = kept["content_hash"][0].as_py()
     payload = kept["payload"][0].as_py()
-    with project.store.write() as conn:
-        project.store.lock_project(conn, project.id)
-        index = repo.StoreContentIndex(conn, project.id, int(rec["source_id"]))
-        first = index.first_ids([digest]).get(digest)
-        # Another live copy exists (older or newer): this one is its duplicate, so
-        # each content keeps exactly one original.
-        status = RecordStatus.ACCEPTED if first is None or first == record_id else RecordStatus.DUPLICATE
-        external_id = kept["external_id"][0].as_py()
-        source_key = external_id if external_id is not None else str(rec["source_key"])
-        repo.set_record(
-            conn,
-            record_id,
-            status=status,
-            content_hash=digest,
-            payload=payload,
-            external_id=external_id,
-            source_key=source_key,
-            subject_id=kept["subject_id"][0].as_py(),
-            consent=kept["consent"][0].as_py(),
-            event_time=kept["event_time"][0].as_py(),
-            duplicate_of=first if status == RecordStatus.DUPLICATE else None,
+    near_stage = None
+    if stages.near_duplicates is not None:
+        near = stages.near_duplicates
+        near_stage = NearDupStage(
+            near.field or config.record.text_field or "text",
+            threshold=near.threshold,
+            shingle=near.shingle,
+            ngram=near.ngram,
+            num_perm=near.num_perm,
+            bands=near.bands,
         )
-        repo.index_stored(
-            conn,
-            pa.table(
-                {
-                    "id": pa.array([record_id], pa.int64()),
-                    "content_hash": pa.array([digest], pa.binary(16)),
-                    "status": [str(status)],
-                    "source_key": [source_key],
-                }
-            ),
-            project_id=project.id,
-            source_id=int(rec["source_id"]),
-        )
-        repo.decide_quarantine(conn, record_id, "released", actor, drop_raw=False)
-        repo.add_events(
-            conn,
-            project.id,
-            [{"record_id": record_id, "kind": "released", "actor": actor, "details": {"status": str(status)}}],
-        )
-        repo.add_counters(conn, project.id, {"quarantined": -1, str(status): 1})
-        repo.audit(conn, project.id, actor, "quarantine.release", str(record_id), status=str(status))
-    return {"id": record_id, "status": str(status), "duplicate_of": first if status == RecordStatus.DUPLICATE else None}
+    similarity = None
+    try:
+        with project.store.write() as conn:
+            project.store.lock_project(conn, project.id)
+            index = repo.StoreContentIndex(conn, project.id, int(rec["source_id"]))
+            first = index.first_ids([digest]).get(digest)
+            # Another live copy exists (older or newer): this one is its duplicate, so
+            # each content keeps exactly one original.
+            status = RecordStatus.ACCEPTED if first is None or first == record_id else RecordStatus.DUPLICATE
+            duplicate_of = first if status == RecordStatus.DUPLICATE else None
+            if status == RecordStatus.ACCEPTED and near_stage is not None:
+                state = StoreNearDupState(conn, project, near_stage)
+                batch = set_columns(kept, id=[record_id])
+                result = near_stage.process(batch, state)
+                if result.counts["near_duplicates"]:
+                    status = RecordStatus.NEAR_DUPLICATE
+                    duplicate_of = result.kept["duplicate_of"][0].as_py()
+                    similarity = result.kept["similarity"][0].as_py()
+                state.flush()
+            external_id = kept["external_id"][0].as_py()
+            source_key = external_id if external_id is not None else str(rec["source_key"])
+            repo.set_record(
+                conn,
+                record_id,
+                status=status,
+                content_hash=digest,
+                payload=payload,
+                external_id=external_id,
+                source_key=source_key,
+                subject_id=kept["subject_id"][0].as_py(),
+                consent=kept["consent"][0].as_py(),
+                event_time=kept["event_time"][0].as_py(),
+                duplicate_of=duplicate_of,
+                similarity=similarity,
+                flags=orjson.dumps(flags).decode() if flags else None,
+            )
+            repo.index_stored(
+                conn,
+                pa.table(
+                    {
+                        "id": pa.array([record_id], pa.int64()),
+                        "content_hash": pa.array([digest], pa.binary(16)),
+                        "status": [str(status)],
+                        "source_key": [source_key],
+                    }
+                ),
+                project_id=project.id,
+                source_id=int(rec["source_id"]),
+            )
+            repo.add_flags(conn, project.id, sorted({(f["code"], record_id) for f in flags}))
+            repo.decide_quarantine(conn, record_id, "released", actor, drop_raw=False)
+            events = [{"record_id": record_id, **note} for note in notes]
+            details: dict[str, Any] = {"status": str(status), "forced": force}
+            if duplicate_of is not None:
+                details["duplicate_of"] = duplicate_of
+            events.append({"record_id": record_id, "kind": "released", "actor": actor, "details": details})
+            repo.add_events(conn, project.id, events)
+            repo.add_counters(conn, project.id, {"quarantined": -1, str(status): 1})
+            repo.audit(conn, project.id, actor, "quarantine.release", str(record_id), status=str(status), forced=force)
+    except BaseException:
+        if near_stage is not None:
+            forget_index(project, near_stage)
+        raise
+    return {"id": record_id, "status": str(status), "duplicate_of": duplicate_of, "similarity": similarity}
 
 
 def _reparse(project: Project, rec: dict[str, Any], raw: bytes, parse_line: Callable[..., Row], line: int) -> Row:
@@ -196,3 +266,32 @@ def drop_quarantined(project: Project, record_id: int, actor: str = "cli") -> di
         repo.add_counters(conn, project.id, {"quarantined": -1, "deleted": 1})
         repo.audit(conn, project.id, actor, "quarantine.drop", str(record_id))
     return {"id": record_id, "status": str(RecordStatus.DELETED)}
+
+
+def decide_held_run(project: Project, run_id: int, decision: str, actor: str = "cli") -> dict[str, Any]:
+    """A person releases (``release``) or drops (``drop``) the records an anomalous run held.
+
+    Released records become ``accepted``; dropped ones ``deleted`` with their
+    payload erased. Audited and recorded in each record's lineage.
+    """
+    if decision not in ("release", "drop"):
+        raise InvalidInputError("decision must be release or drop")
+    stored = "released" if decision == "release" else "dropped"
+    with project.store.write() as conn:
+        project.store.lock_project(conn, project.id)
+        held = repo.held_record_ids(conn, project.id, run_id)
+        if not held:
+            raise ConflictError(f"run {run_id} holds no records (not anomalous, or already decided)")
+        n = repo.decide_held_run(conn, project.id, run_id, stored)
+        status = RecordStatus.ACCEPTED if decision == "release" else RecordStatus.DELETED
+        repo.add_events(
+            conn,
+            project.id,
+            [
+                {"record_id": rid, "kind": f"run_{stored}", "actor": actor, "details": {"run_id": run_id}}
+                for rid in held
+            ],
+        )
+        repo.add_counters(conn, project.id, {"held": -n, str(status): n})
+        repo.audit(conn, project.id, actor, f"run.{decision}", str(run_id), records=n)
+    return {"run_id": run_id, "status": str(status), "records": n}

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
+from labelloop.config import StagesSpec
 from labelloop.domain.records import RecordShape
 from labelloop.executors.local import stream
 from labelloop.ingest.sources import Chunk, read_file
+from labelloop.stages.chain import PreStoreChain
 from labelloop.stages.normalize import NormalizeResult, NormalizeStage
 
 __all__ = ["PROCESS_THRESHOLD_BYTES", "FileJob", "normalized_chunks"]
@@ -33,11 +36,26 @@ class FileJob:
     delimiter: str
     quotechar: str
     shape: RecordShape
+    stages: StagesSpec | None = None
+    hmac_key: bytes | None = None
 
 
-def produce(job: FileJob) -> Iterator[tuple[Chunk, pa.Table, pa.Table, dict[str, int]]]:
-    """Read ``job``'s file and normalize each chunk; the rows themselves are not passed on."""
+def chained(result: NormalizeResult, chain: PreStoreChain) -> NormalizeResult:
+    """``result`` after the content stages (PII, consent, rules)."""
+    out = chain.process(result.kept, result.rejected)
+    counts = dict(result.counts)
+    for key, value in out.counts.items():
+        counts[key] = counts.get(key, 0) + value
+    return NormalizeResult(out.kept, out.rejected, counts, out.dropped, out.stages, chained=True)
+
+
+Produced = tuple[Chunk, pa.Table, pa.Table, dict[str, int], list[dict[str, Any]], dict[str, dict[str, Any]]]
+
+
+def produce(job: FileJob) -> Iterator[Produced]:
+    """Read ``job``'s file, normalize each chunk and run the content stages; the rows are not passed on."""
     stage = NormalizeStage(job.shape)
+    chain = PreStoreChain(job.shape, job.stages or StagesSpec(), job.hmac_key)
     chunks = read_file(
         job.kind,
         job.path,
@@ -50,8 +68,8 @@ def produce(job: FileJob) -> Iterator[tuple[Chunk, pa.Table, pa.Table, dict[str,
         quotechar=job.quotechar,
     )
     for chunk in chunks:
-        result = stage.process_rows(chunk.rows, line_keys=True)
-        yield replace(chunk, rows=[]), result.kept, result.rejected, result.counts
+        result = chained(stage.process_rows(chunk.rows, line_keys=True), chain)
+        yield replace(chunk, rows=[]), result.kept, result.rejected, result.counts, result.dropped, result.stages
 
 
 def normalized_chunks(job: FileJob, *, parallel: bool | None = None) -> Iterator[tuple[Chunk, NormalizeResult]]:
@@ -66,5 +84,7 @@ def normalized_chunks(job: FileJob, *, parallel: bool | None = None) -> Iterator
         except OSError:
             remaining = 0
         parallel = remaining >= PROCESS_THRESHOLD_BYTES
-    for chunk, kept, rejected, counts in stream(produce, job, parallel=parallel, what=f"reading {job.key}"):
-        yield chunk, NormalizeResult(kept, rejected, counts)
+    for chunk, kept, rejected, counts, dropped, stages in stream(
+        produce, job, parallel=parallel, what=f"reading {job.key}"
+    ):
+        yield chunk, NormalizeResult(kept, rejected, counts, dropped, stages, chained=True)

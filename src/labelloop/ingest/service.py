@@ -21,16 +21,19 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from labelloop.config import SourceSpec
+from labelloop.config import SourceSpec, StagesSpec
 from labelloop.domain.reasons import Reason
 from labelloop.domain.records import content_hash
+from labelloop.domain.rules import RULE_CODES
 from labelloop.errors import (
     ConfigError,
     InvalidInputError,
     LabelloopError,
     StageExecutionError,
 )
-from labelloop.ingest.reading import FileJob, normalized_chunks
+from labelloop.ingest.anomalies import RunStats, finish_source_run
+from labelloop.ingest.near_dups import StoreNearDupState, forget_index
+from labelloop.ingest.reading import FileJob, chained, normalized_chunks
 from labelloop.ingest.sources import (
     RawRow,
     Row,
@@ -40,7 +43,9 @@ from labelloop.ingest.sources import (
 )
 from labelloop.project import Project, record_shape
 from labelloop.stages.base import describe
+from labelloop.stages.chain import PreStoreChain
 from labelloop.stages.dedup import ExactDedupStage
+from labelloop.stages.near_dup import NearDupStage
 from labelloop.stages.normalize import NormalizeResult, NormalizeStage
 from labelloop.store import repo
 
@@ -62,6 +67,8 @@ COUNT_KEYS = (
     "quarantined",
     "redacted",
     "consent_dropped",
+    "pii_dropped",
+    "flagged",
     "unchanged",
 )
 RAW_INLINE_MAX = 64 * 1024
@@ -85,23 +92,57 @@ class IngestProgress:
 class _Counts:
     values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     reasons: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, Any] = field(default_factory=dict)
+    anomalies: dict[str, Any] = field(default_factory=dict)
 
     def add(self, other: dict[str, int]) -> None:
         for key, value in other.items():
             self.values[key] = self.values.get(key, 0) + value
 
+    def summary(self) -> dict[str, Any]:
+        """The counts, quarantine reasons, per-stage counts and anomalies of the run."""
+        return {
+            **self.values,
+            "quarantine_reasons": self.reasons,
+            "stages": self.stages,
+            "anomalies": self.anomalies,
+        }
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+    """Add nested count mappings together."""
+    for key, value in other.items():
+        if isinstance(value, dict):
+            _merge(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
 
 def _check_honourable(project: Project) -> None:
-    unsupported = project.config.unsupported_stages()
-    if unsupported:
-        raise ConfigError(
-            f"labelloop.yaml: stages {', '.join(unsupported)} are configured but this version cannot run them yet; "
-            "refusing to ingest rather than store data they would have changed (remove them to ingest as is)",
-            key="stages",
-        )
     policies = project.config.unsupported_policies()
     if policies:
         raise ConfigError(f"labelloop.yaml: policies {', '.join(policies)} are not supported yet", key="policies")
+
+
+#: The stage that quarantines a row for each reason code (the others come from normalization).
+REASON_STAGE: dict[str, str] = {
+    "pii_found": "pii",
+    "pii_detector_failed": "pii",
+    "consent_missing": "consent",
+    **dict.fromkeys(RULE_CODES, "rules"),
+}
+
+
+@dataclass
+class _SourcePlan:
+    """The stages of one source and the run statistics they feed."""
+
+    name: str
+    stages: StagesSpec
+    chain: PreStoreChain
+    near_dup: NearDupStage | None
+    stage_log: dict[bool, str]
+    stats: RunStats | None
 
 
 class _Pipeline:
@@ -109,19 +150,64 @@ class _Pipeline:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.normalize = NormalizeStage(record_shape(project.config))
+        self.shape = record_shape(project.config)
+        self.normalize = NormalizeStage(self.shape)
         # With keys checked (pushes, re-read files) and without (new bytes behind a cursor).
         self.dedup = {check: ExactDedupStage(check_keys=check) for check in (True, False)}
-        self.stage_log = {
-            check: orjson.dumps([describe(self.normalize), describe(stage)]).decode()
-            for check, stage in self.dedup.items()
-        }
         self.threshold = project.config.record.blob_threshold_bytes
+        key = project.settings.pii_hmac_key
+        self.hmac_key = key.get_secret_value().encode() if key is not None else None
+        self.plans: dict[str, _SourcePlan] = {}
+
+    def plan(self, source: str) -> _SourcePlan:
+        """The stages configured for ``source`` (built once per run)."""
+        plan = self.plans.get(source)
+        if plan is not None:
+            return plan
+        config = self.project.config
+        stages = config.stages_for(source)
+        if stages.pii is not None and "hash" in stages.pii.actions().values() and self.hmac_key is None:
+            raise ConfigError(
+                "labelloop.yaml: the PII action 'hash' needs a key: set LABELLOOP_PII_HMAC_KEY "
+                "(it is never stored with the data)",
+                key="stages.pii",
+            )
+        try:
+            chain = PreStoreChain(self.shape, stages, self.hmac_key)
+        except ValueError as exc:
+            raise ConfigError(f"labelloop.yaml: stages of source '{source}': {exc}", key="stages") from None
+        near = stages.near_duplicates
+        near_dup = None
+        if near is not None:
+            near_dup = NearDupStage(
+                near.field or config.record.text_field or "text",
+                threshold=near.threshold,
+                shingle=near.shingle,
+                ngram=near.ngram,
+                num_perm=near.num_perm,
+                bands=near.bands,
+            )
+        log = {
+            check: orjson.dumps(
+                [describe(self.normalize), *chain.describe(), describe(dedup)]
+                + ([describe(near_dup)] if near_dup is not None else [])
+            ).decode()
+            for check, dedup in self.dedup.items()
+        }
+        stats = RunStats(config.record.text_field, list(config.record.fields), stages.anomalies)
+        plan = _SourcePlan(source, stages, chain, near_dup, log, stats if stages.anomalies else None)
+        self.plans[source] = plan
+        return plan
+
+    def file_job_stages(self, source: str) -> tuple[StagesSpec, bytes | None]:
+        """What a helper process needs to run the content stages of ``source``."""
+        return self.plan(source).stages, self.hmac_key
 
     def write(
         self,
         rows: list[Row],
         *,
+        source: str,
         source_id: int,
         run_id: int | None,
         cursor_key: str,
@@ -131,14 +217,14 @@ class _Pipeline:
         line_keys: bool = False,
         cursor_updates: Iterable[dict[str, Any]] = (),
         normalized: NormalizeResult | None = None,
-    ) -> dict[str, int]:
-        """Normalize (unless ``normalized`` is given), dedup and store ``rows`` with their cursor moves.
+    ) -> dict[str, Any]:
+        """Normalize (unless ``normalized`` is given), run every stage and store ``rows`` with their cursor moves.
 
         Everything for one batch is one transaction. ``check_keys`` drops rows already
         stored under the same source key and content (needed wherever no cursor
         proves the rows new: pushes, re-read files).
         """
-        project = self.project
+        plan = self.plan(source)
         if normalized is None:
             try:
                 normalized = self.normalize.process_rows(rows, keyed_by_hash=keyed_by_hash, line_keys=line_keys)
@@ -146,6 +232,32 @@ class _Pipeline:
                 raise
             except Exception as exc:  # the one error boundary around stage code
                 raise StageExecutionError(f"stage 'normalize' failed: {exc!r}", stage="normalize") from exc
+        if not normalized.chained:
+            try:
+                normalized = chained(normalized, plan.chain)
+            except LabelloopError:
+                raise
+            except Exception as exc:
+                raise StageExecutionError(f"content stages failed: {exc!r}", stage="chain") from exc
+        try:
+            return self._store(plan, normalized, source_id, run_id, cursor_key, positions, check_keys, cursor_updates)
+        except BaseException:
+            if plan.near_dup is not None:
+                forget_index(self.project, plan.near_dup)
+            raise
+
+    def _store(
+        self,
+        plan: _SourcePlan,
+        normalized: NormalizeResult,
+        source_id: int,
+        run_id: int | None,
+        cursor_key: str,
+        positions: tuple[int, int, int, int],
+        check_keys: bool,
+        cursor_updates: Iterable[dict[str, Any]],
+    ) -> dict[str, Any]:
+        project = self.project
         kept, rejected = normalized.kept, normalized.rejected
         payloads = kept["payload"].to_pylist() if kept.num_rows else []
         refs = self._blobs(payloads)
@@ -167,6 +279,20 @@ class _Pipeline:
             except Exception as exc:
                 raise StageExecutionError(f"stage 'exact_dedup' failed: {exc!r}", stage="exact_dedup") from exc
             stored = result.kept
+            stage_events = list(result.events)
+            near_dups = 0
+            if plan.near_dup is not None and stored.num_rows:
+                state = StoreNearDupState(conn, project, plan.near_dup)
+                try:
+                    near = plan.near_dup.process(stored, state)
+                except LabelloopError:
+                    raise
+                except Exception as exc:
+                    raise StageExecutionError(f"stage 'near_dup' failed: {exc!r}", stage="near_dup") from exc
+                stored = near.kept
+                stage_events.extend(near.events)
+                near_dups = near.counts["near_duplicates"]
+                state.flush()
             if refs is not None and result.counts["unchanged"]:
                 keep_ids = set(stored["id"].to_pylist())
                 refs = [r for r, rid in zip(refs, ids[: len(refs)], strict=True) if rid in keep_ids]
@@ -183,13 +309,22 @@ class _Pipeline:
                     rejected = rejected.filter(pa.array(fresh))
                     raw_hashes = [h for h, ok in zip(raw_hashes, fresh, strict=True) if ok]
                     raw_refs = [r for r, ok in zip(raw_refs, fresh, strict=True) if ok]
-            counts = {
-                "read": normalized.counts["read"],
-                "new": stored.num_rows - result.counts["exact_duplicates"],
-                "exact_duplicates": result.counts["exact_duplicates"],
+            exact = result.counts["exact_duplicates"]
+            base = normalized.counts
+            counts: dict[str, Any] = {
+                "read": base["read"],
+                "new": stored.num_rows - exact - near_dups,
+                "exact_duplicates": exact,
+                "near_duplicates": near_dups,
                 "quarantined": rejected.num_rows,
+                "redacted": base.get("redacted", 0),
+                "consent_dropped": base.get("consent_dropped", 0),
+                "pii_dropped": base.get("pii_dropped", 0),
+                "flagged": base.get("flagged", 0),
                 "unchanged": result.counts["unchanged"] + bad_unchanged,
             }
+            if result.counts["unchanged"] and (counts["redacted"] or counts["flagged"]):
+                counts["redacted"], counts["flagged"] = _count_notes(stored)
             quarantine_ids = ids[kept.num_rows : kept.num_rows + rejected.num_rows]
             batch_id = repo.add_batch(
                 conn,
@@ -203,7 +338,7 @@ class _Pipeline:
                 first_record_id=ids[0] if ids else None,
                 last_record_id=ids[-1] if ids else None,
                 counts=orjson.dumps(counts).decode(),
-                stages=self.stage_log[check_keys],
+                stages=plan.stage_log[check_keys],
                 created_at=stamp,
             )
             repo.insert_records(
@@ -242,39 +377,46 @@ class _Pipeline:
                     project_id=project.id,
                     source_id=source_id,
                 )
+            where = {"run_id": run_id, "batch_id": batch_id}
             events = [
                 {
                     "record_id": e.record_id,
                     "kind": e.kind,
                     "stage": e.stage,
                     "stage_version": e.stage_version,
-                    "run_id": run_id,
-                    "batch_id": batch_id,
                     "details": dict(e.details),
+                    **where,
                 }
-                for e in result.events
+                for e in stage_events
             ]
             events.extend(
                 {
                     "record_id": rid,
                     "kind": "quarantined",
-                    "stage": "normalize",
-                    "stage_version": self.normalize.version,
-                    "run_id": run_id,
-                    "batch_id": batch_id,
+                    "stage": REASON_STAGE.get(reason, "normalize"),
+                    "stage_version": "1",
                     "details": {"reason": reason},
+                    **where,
                 }
                 for rid, reason in zip(quarantine_ids, rejected["reason"].to_pylist(), strict=True)
             )
+            events.extend({"record_id": None, **e, **where} for e in normalized.dropped)
+            flag_rows = self._notes_and_flags(stored, events, where)
             repo.add_events(conn, project.id, events)
+            repo.add_flags(conn, project.id, flag_rows)
             repo.add_counters(
                 conn,
                 project.id,
                 {
                     "accepted": counts["new"],
                     "duplicate": counts["exact_duplicates"],
+                    "near_duplicate": near_dups,
                     "quarantined": counts["quarantined"],
                     "rows_read": counts["read"],
+                    "redacted": counts["redacted"],
+                    "flagged": counts["flagged"],
+                    "consent_dropped": counts["consent_dropped"],
+                    "pii_dropped": counts["pii_dropped"],
                 },
             )
             for update in cursor_updates:
@@ -284,8 +426,30 @@ class _Pipeline:
         reasons: dict[str, Any] = {}
         for reason in rejected["reason"].to_pylist():
             reasons[reason] = reasons.get(reason, 0) + 1
+        if plan.stats is not None:
+            plan.stats.add(stored, counts)
         counts["reasons"] = reasons
+        counts["stages"] = normalized.stages
         return counts
+
+    @staticmethod
+    def _notes_and_flags(
+        stored: pa.Table, events: list[dict[str, Any]], where: dict[str, Any]
+    ) -> list[tuple[str, int]]:
+        """Turn the stages' notes into lineage events and the flags into index rows (ids now known)."""
+        flag_rows: list[tuple[str, int]] = []
+        if not stored.num_rows:
+            return flag_rows
+        if stored["notes"].null_count < stored.num_rows:
+            for rid, notes in zip(stored["id"].to_pylist(), stored["notes"].to_pylist(), strict=True):
+                if notes:
+                    events.extend({"record_id": rid, **note, **where} for note in orjson.loads(notes))
+        if stored["flags"].null_count < stored.num_rows:
+            for rid, flags in zip(stored["id"].to_pylist(), stored["flags"].to_pylist(), strict=True):
+                if flags:
+                    codes = {f["code"] for f in orjson.loads(flags)}
+                    flag_rows.extend((code, rid) for code in sorted(codes))
+        return flag_rows
 
     def _blobs(self, payloads: list[str]) -> list[str | None] | None:
         threshold = self.threshold
@@ -296,6 +460,13 @@ class _Pipeline:
         for i in big:
             refs[i] = self.project.blobs.put(payloads[i].encode())
         return refs
+
+
+def _count_notes(stored: pa.Table) -> tuple[int, int]:
+    """Redacted and flagged rows among those actually stored (unchanged re-reads are not counted)."""
+    redacted = sum(1 for n in stored["notes"].to_pylist() if n and '"redacted"' in n)
+    flagged = stored.num_rows - stored["flags"].null_count
+    return redacted, flagged
 
 
 def _files(project: Project, spec: SourceSpec) -> list[tuple[Path, str]]:
@@ -398,19 +569,19 @@ def _run_sources(
                 cursors = repo.get_cursors(conn, source_id)
             if spec.kind == "directory":
                 files_read += _ingest_directory(pipeline, spec, source_id, run_id, cursors, totals, progress)
-                continue
-            for path, key in _files(project, spec):
-                files_read += _ingest_file(
-                    pipeline, spec, source_id, run_id, path, key, cursors.get(key), totals, progress
-                )
+            else:
+                for path, key in _files(project, spec):
+                    files_read += _ingest_file(
+                        pipeline, spec, source_id, run_id, path, key, cursors.get(key), totals, progress
+                    )
+            _finish_source(pipeline, spec.name, source_id, run_id, totals)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         with project.store.write() as conn:
             repo.finish_run(conn, run_id, status, totals.values, error=str(exc) or type(exc).__name__)
         raise
-    summary: dict[str, Any] = {"run_id": run_id, **totals.values}
+    summary: dict[str, Any] = {"run_id": run_id, **totals.summary()}
     summary["files_read"] = files_read
-    summary["quarantine_reasons"] = totals.reasons
     summary["seconds"] = round(time.perf_counter() - started, 3)
     with project.store.write() as conn:
         repo.finish_run(conn, run_id, "succeeded", summary)
@@ -419,9 +590,24 @@ def _run_sources(
 
 def _accumulate(totals: _Counts, counts: dict[str, Any]) -> None:
     reasons = counts.pop("reasons", {})
+    _merge(totals.stages, counts.pop("stages", {}))
     totals.add(counts)
     for reason, n in reasons.items():
         totals.reasons[reason] = totals.reasons.get(reason, 0) + n
+
+
+def _finish_source(pipeline: _Pipeline, source: str, source_id: int, run_id: int, totals: _Counts) -> None:
+    """Check the source's run against its history (when anomaly checks are configured)."""
+    plan = pipeline.plan(source)
+    spec = plan.stages.anomalies
+    if plan.stats is None or spec is None:
+        return
+    project = pipeline.project
+    with project.store.write() as conn:
+        project.store.lock_project(conn, project.id)
+        verdict = finish_source_run(conn, project.id, source_id, run_id, plan.stats, spec)
+    if verdict is not None and verdict["anomalies"]:
+        totals.anomalies[source] = verdict
 
 
 def _ingest_file(
@@ -461,6 +647,7 @@ def _ingest_file(
         spec.delimiter,
         spec.quotechar,
         pipeline.normalize.shape,
+        *pipeline.file_job_stages(spec.name),
     )
     for chunk, normalized in normalized_chunks(job):
         update = {
@@ -476,6 +663,7 @@ def _ingest_file(
         counts = pipeline.write(
             [],
             normalized=normalized,
+            source=spec.name,
             source_id=source_id,
             run_id=run_id,
             cursor_key=key,
@@ -540,6 +728,7 @@ def _ingest_directory(
             )
         counts = pipeline.write(
             rows,
+            source=spec.name,
             source_id=source_id,
             run_id=run_id,
             cursor_key=spec.path or "",
@@ -628,6 +817,7 @@ def ingest_rows(
             part = rows[start : start + batch]
             counts = pipeline.write(
                 part,
+                source=spec_name,
                 source_id=source_id,
                 run_id=run_id,
                 cursor_key="push",
@@ -636,11 +826,12 @@ def ingest_rows(
                 positions=(start, start + len(part), start, start + len(part)),
             )
             _accumulate(totals, counts)
+        _finish_source(pipeline, spec_name, source_id, run_id, totals)
     except BaseException as exc:
         with project.store.write() as conn:
             repo.finish_run(conn, run_id, "failed", totals.values, error=str(exc) or type(exc).__name__)
         raise
-    summary: dict[str, Any] = {"run_id": run_id, **totals.values, "quarantine_reasons": totals.reasons}
+    summary: dict[str, Any] = {"run_id": run_id, **totals.summary()}
     with project.store.write() as conn:
         repo.finish_run(conn, run_id, "succeeded", summary)
         if actor:

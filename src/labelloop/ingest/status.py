@@ -23,12 +23,15 @@ def project_status(project: Project) -> dict[str, Any]:
     with project.store.read() as conn:
         counts = repo.get_counters(conn, project.id)
         runs = repo.last_runs(conn, project.id, limit=1)
+        anomalies = repo.run_anomalies(conn, project.id, limit=10)
     by_status = {
         "accepted": counts.get("accepted", 0),
         "duplicate": counts.get("duplicate", 0),
         "near_duplicate": counts.get("near_duplicate", 0),
         "quarantined": counts.get("quarantined", 0),
         "deleted": counts.get("deleted", 0),
+        "held": counts.get("held", 0),
+        "withdrawn": counts.get("withdrawn", 0),
     }
     records = by_status["accepted"] + by_status["duplicate"] + by_status["near_duplicate"]
     labeled = counts.get("labeled", 0)
@@ -44,6 +47,13 @@ def project_status(project: Project) -> dict[str, Any]:
         "label_latency_p95_s": None,
         "by_status": by_status,
         "rows_read": counts.get("rows_read", 0),
+        "health": {
+            "redacted": counts.get("redacted", 0),
+            "flagged": counts.get("flagged", 0),
+            "consent_dropped": counts.get("consent_dropped", 0),
+            "pii_dropped": counts.get("pii_dropped", 0),
+        },
+        "anomalies": anomalies,
         "last_run": None
         if last is None
         else {

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-__all__ = ["BATCH_SCHEMA", "REJECT_SCHEMA", "LineageEvent", "Stage", "StageResult", "describe"]
+__all__ = ["BATCH_SCHEMA", "REJECT_SCHEMA", "LineageEvent", "Stage", "StageResult", "describe", "set_columns"]
 
 #: The columns every batch carries between stages.
 BATCH_SCHEMA = pa.schema(
@@ -35,6 +35,13 @@ BATCH_SCHEMA = pa.schema(
         ("line", pa.int64()),
         ("status", pa.string()),
         ("duplicate_of", pa.int64()),
+        # JSON list of flags ({"code", "by"}) for a record stored despite them; null: none.
+        ("flags", pa.string()),
+        # Near-duplicates: Jaccard similarity to ``duplicate_of``.
+        ("similarity", pa.float64()),
+        # JSON list of lineage events ({"kind", "stage", "stage_version", "details"}) that
+        # stages before the store noted for the row; they get the record id when it is stored.
+        ("notes", pa.string()),
     ]
 )
 
@@ -103,6 +110,14 @@ class Described(Protocol):
 def describe(stage: Described) -> dict[str, Any]:
     """The lineage description of a stage: name, version, parameters."""
     return {"name": stage.name, "version": stage.version, "params": dict(stage.params)}
+
+
+def set_columns(table: pa.Table, **columns: Any) -> pa.Table:
+    """``table`` with the named columns replaced (values as lists or arrays of their declared type)."""
+    for name, values in columns.items():
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
+    return table
 
 
 def empty_rejects() -> pa.Table:

@@ -23,11 +23,19 @@ __all__ = ["NormalizeResult", "NormalizeStage"]
 
 @dataclass
 class NormalizeResult:
-    """The normalized batch, the rejected rows, and the batch's counts."""
+    """The normalized batch, the rejected rows, and the batch's counts.
+
+    After the content stages (:mod:`labelloop.stages.chain`) ran on it, ``chained``
+    is set, ``dropped`` holds the payload-free events of records not stored and
+    ``stages`` the per-stage counts.
+    """
 
     kept: pa.Table
     rejected: pa.Table
     counts: dict[str, int] = field(default_factory=dict)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    chained: bool = False
 
 
 class NormalizeStage:
@@ -103,6 +111,9 @@ class NormalizeStage:
                 pa.array(cols[8], pa.int64()),
                 pa.array(["accepted"] * n, pa.string()),
                 pa.nulls(n, pa.int64()),
+                pa.nulls(n, pa.string()),
+                pa.nulls(n, pa.float64()),
+                pa.nulls(n, pa.string()),
             ],
             schema=BATCH_SCHEMA,
         )

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from labelloop.domain.columns import fixed_binary_list
@@ -22,13 +22,17 @@ from labelloop.errors import NotFoundError, StorageError
 from labelloop.store.tables import (
     api_tokens,
     audit_log,
+    consent_withdrawals,
     counters,
     ingest_batches,
     ingest_runs,
     lineage_events,
+    near_dup_index,
     projects,
     quarantine,
+    record_flags,
     records,
+    run_stats,
     source_cursors,
     sources,
     users,
@@ -209,7 +213,7 @@ def allocate_record_ids(conn: Connection, n: int) -> list[int]:
 
 
 _MASK = (1 << 64) - 1
-_LIVE = frozenset({"accepted", "duplicate", "near_duplicate"})
+_LIVE = frozenset({"accepted", "duplicate", "near_duplicate", "held"})
 
 
 def _signed(value: int) -> int:
@@ -357,10 +361,12 @@ def index_stored(conn: Connection, batch: pa.Table, *, project_id: int, source_i
     statuses = batch["status"].to_pylist()
     digests = fixed_binary_list(batch["content_hash"])
     keys = content_keys_of(project_id, digests)
-    if any(status != "accepted" for status in statuses):
+    # A near-duplicate (or held) record is still the first copy of its exact content.
+    repeats = ("duplicate", "quarantined")
+    if any(status in repeats for status in statuses):
         source_keys = batch["source_key"].to_pylist()
         for i, status in enumerate(statuses):
-            if status != "accepted":
+            if status in repeats:
                 keys[i] = occurrence_key(source_id, source_keys[i], digests[i])
     if conn.dialect.name == "postgresql":
         cursor = _driver_cursor(conn)
@@ -413,6 +419,11 @@ def insert_records(
     if blob_refs is not None:
         columns.append(list(blob_refs))
         names += ", blob_ref"
+    # Optional columns travel only when a row of the batch has them (most batches have none).
+    for optional in ("flags", "similarity"):
+        if optional in batch.column_names and batch[optional].null_count < n:
+            columns.append(batch[optional].to_pylist())
+            names += f", {optional}"
     cursor = _driver_cursor(conn)
     try:
         if conn.dialect.name == "postgresql":
@@ -540,7 +551,7 @@ def get_counters(conn: Connection, project_id: int) -> dict[str, int]:
 
 
 def list_records(
-    conn: Connection, project_id: int, *, status: str | None, after: int, limit: int
+    conn: Connection, project_id: int, *, status: str | None, after: int, limit: int, flag: str | None = None
 ) -> list[dict[str, Any]]:
     """A page of records in id order after ``after`` (keyset paging)."""
     stmt = (
@@ -557,6 +568,8 @@ def list_records(
             records.c.payload,
             records.c.blob_ref,
             records.c.content_hash,
+            records.c.flags,
+            records.c.similarity,
         )
         .where(records.c.project_id == project_id, records.c.id > after)
         .order_by(records.c.id)
@@ -564,6 +577,11 @@ def list_records(
     )
     if status is not None:
         stmt = stmt.where(records.c.status == status)
+    if flag is not None:
+        flagged = select(record_flags.c.record_id).where(
+            record_flags.c.project_id == project_id, record_flags.c.flag == flag, record_flags.c.record_id > after
+        )
+        stmt = stmt.where(records.c.id.in_(flagged))
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -716,3 +734,182 @@ def get_project_config(conn: Connection, project_id: int) -> str | None:
 def project_names(conn: Connection) -> dict[int, str]:
     """Project id -> name for the whole store."""
     return {int(r.id): str(r.name) for r in conn.execute(select(projects.c.id, projects.c.name))}
+
+
+# -- data health ---------------------------------------------------------------------------------
+
+
+def near_dup_keys_after(conn: Connection, project_id: int, params: str, after: int) -> list[tuple[int, bytes]]:
+    """Band keys of near-duplicate roots with a record id above ``after``, in id order."""
+    rows = conn.execute(
+        select(near_dup_index.c.record_id, near_dup_index.c.band_keys)
+        .where(
+            near_dup_index.c.project_id == project_id,
+            near_dup_index.c.params == params,
+            near_dup_index.c.record_id > after,
+        )
+        .order_by(near_dup_index.c.record_id)
+    )
+    return [(int(r[0]), bytes(r[1])) for r in rows]
+
+
+def add_near_dup_keys(conn: Connection, project_id: int, params: str, rows: Sequence[tuple[int, bytes]]) -> None:
+    """Persist the band keys of new near-duplicate roots."""
+    if rows:
+        conn.execute(
+            insert(near_dup_index),
+            [{"record_id": rid, "project_id": project_id, "params": params, "band_keys": keys} for rid, keys in rows],
+        )
+
+
+def live_payloads(conn: Connection, project_id: int, ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
+    """Payload (or blob reference) of the records among ``ids`` that are stored and not deleted or held."""
+    out: dict[int, tuple[str | None, str | None]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        rows = conn.execute(
+            select(records.c.id, records.c.payload, records.c.blob_ref).where(
+                records.c.project_id == project_id,
+                records.c.id.in_(part),
+                records.c.status.in_(("accepted", "duplicate", "near_duplicate", "held")),
+            )
+        )
+        for r in rows:
+            out[int(r[0])] = (r[1], r[2])
+    return out
+
+
+def add_flags(conn: Connection, project_id: int, rows: Sequence[tuple[str, int]]) -> None:
+    """Index (flag code, record id) pairs of stored records."""
+    if rows:
+        conn.execute(
+            insert(record_flags), [{"project_id": project_id, "flag": flag, "record_id": rid} for flag, rid in rows]
+        )
+
+
+def recent_run_stats(conn: Connection, source_id: int, limit: int) -> list[dict[str, Any]]:
+    """Figures of a source's latest runs that read rows, newest first (held runs that were dropped excluded)."""
+    rows = conn.execute(
+        select(run_stats.c.stats)
+        .where(
+            run_stats.c.source_id == source_id, or_(run_stats.c.decision.is_(None), run_stats.c.decision != "dropped")
+        )
+        .order_by(run_stats.c.id.desc())
+        .limit(limit)
+    )
+    return [orjson.loads(r[0]) for r in rows]
+
+
+def add_run_stats(
+    conn: Connection,
+    project_id: int,
+    source_id: int,
+    run_id: int,
+    stats: dict[str, Any],
+    anomalies: list[dict[str, Any]],
+    *,
+    held: bool,
+) -> None:
+    """Store a source run's figures and anomaly verdict."""
+    conn.execute(
+        insert(run_stats).values(
+            project_id=project_id,
+            source_id=source_id,
+            run_id=run_id,
+            stats=orjson.dumps(stats).decode(),
+            anomalies=orjson.dumps(anomalies).decode() if anomalies else None,
+            held=held,
+            created_at=now(),
+        )
+    )
+
+
+def _run_batches(project_id: int, source_id: int, run_id: int) -> Any:
+    return select(ingest_batches.c.id).where(ingest_batches.c.run_id == run_id, ingest_batches.c.source_id == source_id)
+
+
+def hold_run_records(conn: Connection, project_id: int, source_id: int, run_id: int) -> int:
+    """Hold the accepted records a run brought from a source; returns how many."""
+    result = conn.execute(
+        update(records)
+        .where(
+            records.c.project_id == project_id,
+            records.c.batch_id.in_(_run_batches(project_id, source_id, run_id)),
+            records.c.status == "accepted",
+        )
+        .values(status="held")
+    )
+    return int(result.rowcount or 0)
+
+
+def decide_held_run(conn: Connection, project_id: int, run_id: int, decision: str) -> int:
+    """Release (-> accepted) or drop (-> deleted, payload erased) a run's held records; returns how many."""
+    batches = select(ingest_batches.c.id).where(ingest_batches.c.run_id == run_id)
+    values: dict[str, Any] = {"status": "accepted"}
+    if decision == "dropped":
+        values = {"status": "deleted", "payload": None}
+    result = conn.execute(
+        update(records)
+        .where(records.c.project_id == project_id, records.c.batch_id.in_(batches), records.c.status == "held")
+        .values(**values)
+    )
+    conn.execute(
+        update(run_stats)
+        .where(run_stats.c.project_id == project_id, run_stats.c.run_id == run_id, run_stats.c.held.is_(True))
+        .values(decision=decision)
+    )
+    return int(result.rowcount or 0)
+
+
+def run_anomalies(conn: Connection, project_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest anomalous source runs of a project, newest first."""
+    rows = conn.execute(
+        select(run_stats, sources.c.name.label("source"))
+        .join(sources, sources.c.id == run_stats.c.source_id)
+        .where(run_stats.c.project_id == project_id, run_stats.c.anomalies.is_not(None))
+        .order_by(run_stats.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [
+        {
+            "run_id": int(r["run_id"]),
+            "source": r["source"],
+            "anomalies": orjson.loads(r["anomalies"]),
+            "held": bool(r["held"]),
+            "decision": r["decision"],
+            "at": r["created_at"],
+        }
+        for r in rows
+    ]
+
+
+def subject_records(conn: Connection, project_id: int, subjects: Sequence[str]) -> list[dict[str, Any]]:
+    """id, source, status and consent of every record of the given subject ids."""
+    rows = conn.execute(
+        select(records.c.id, records.c.source_id, records.c.status, records.c.consent)
+        .where(records.c.project_id == project_id, records.c.subject_id.in_(list(subjects)))
+        .order_by(records.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def add_consent_withdrawal(
+    conn: Connection, project_id: int, subject_id: str, purpose: str, actor: str, n_records: int
+) -> None:
+    """Keep a consent withdrawal."""
+    conn.execute(
+        insert(consent_withdrawals).values(
+            project_id=project_id, subject_id=subject_id, purpose=purpose, at=now(), actor=actor, records=n_records
+        )
+    )
+
+
+def held_record_ids(conn: Connection, project_id: int, run_id: int) -> list[int]:
+    """Ids of the records a run holds."""
+    batches = select(ingest_batches.c.id).where(ingest_batches.c.run_id == run_id)
+    rows = conn.execute(
+        select(records.c.id).where(
+            records.c.project_id == project_id, records.c.batch_id.in_(batches), records.c.status == "held"
+        )
+    )
+    return [int(r[0]) for r in rows]

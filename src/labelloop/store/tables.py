@@ -29,15 +29,19 @@ from sqlalchemy import (
 __all__ = [
     "api_tokens",
     "audit_log",
+    "consent_withdrawals",
     "content_keys",
     "counters",
     "ingest_batches",
     "ingest_runs",
     "lineage_events",
     "metadata",
+    "near_dup_index",
     "projects",
     "quarantine",
+    "record_flags",
     "records",
+    "run_stats",
     "source_cursors",
     "sources",
     "users",
@@ -150,6 +154,10 @@ records = Table(
     Column("event_time", Float, nullable=True),
     Column("ingested_at", Float, nullable=False),
     Column("reasons", Text, nullable=True),
+    # Quality flags (JSON list of {code, by}) of a record stored despite them; see record_flags.
+    Column("flags", Text, nullable=True),
+    # Near-duplicates: Jaccard similarity of shingle sets with ``duplicate_of``.
+    Column("similarity", Float, nullable=True),
     # Listing by the rare statuses; accepted rows are paged by primary key.
     Index(
         "ix_records_project_status",
@@ -159,6 +167,67 @@ records = Table(
         sqlite_where=text("status <> 'accepted'"),
         postgresql_where=text("status <> 'accepted'"),
     ),
+    # A data subject's records (consent withdrawal, erasure); most rows have none.
+    Index(
+        "ix_records_project_subject",
+        "project_id",
+        "subject_id",
+        sqlite_where=text("subject_id IS NOT NULL"),
+        postgresql_where=text("subject_id IS NOT NULL"),
+    ),
+)
+
+# The persisted LSH index of near-duplicate detection: the band keys of every cluster
+# root (a record that is no near-duplicate), loaded into memory by a writer and kept
+# current by reading rows with a higher record id.
+near_dup_index = Table(
+    "near_dup_index",
+    metadata,
+    Column("record_id", Id, primary_key=True, autoincrement=False),
+    Column("project_id", Id, nullable=False),
+    Column("params", String(64), nullable=False),
+    Column("band_keys", LargeBinary, nullable=False),
+    Index(None, "project_id", "params", "record_id"),
+)
+
+# Flags of stored records, one row each, so that listing by flag is an index scan.
+record_flags = Table(
+    "record_flags",
+    metadata,
+    Column("project_id", Id, primary_key=True, autoincrement=False),
+    Column("flag", String(64), primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+)
+
+# Per source and run: the figures anomaly checks compare, and their verdict.
+run_stats = Table(
+    "run_stats",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("source_id", Id, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("stats", Text, nullable=False),
+    Column("anomalies", Text, nullable=True),
+    Column("held", Boolean, nullable=False, server_default=text("false")),
+    Column("decision", String(16), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index(None, "source_id", "id"),
+    Index(None, "project_id", "run_id"),
+)
+
+# Consent withdrawn by a data subject for a purpose (the audit log says who recorded it).
+consent_withdrawals = Table(
+    "consent_withdrawals",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("subject_id", Text, nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("records", Integer, nullable=False),
+    Index(None, "project_id", "subject_id"),
 )
 
 # The exact-dedup index. A B-tree index on the records' random 16-byte hashes cost

@@ -58,16 +58,18 @@ def records_page(
     principal: CurrentPrincipal,
     registry: Registry,
     status: Annotated[
-        str | None, Query(description="accepted, duplicate, near_duplicate, quarantined, deleted")
+        str | None,
+        Query(description="accepted, duplicate, near_duplicate, quarantined, held, withdrawn, deleted"),
     ] = None,
     cursor: Annotated[int, Query(ge=0, description="next_cursor of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     payload: Annotated[bool, Query(description="include payloads")] = False,
+    flag: Annotated[str | None, Query(description="only records with this flag code")] = None,
 ) -> dict[str, Any]:
     """Records in id order after ``cursor``; ``next_cursor`` is null on the last page."""
     require(principal, "records.read", project)
     items, next_cursor = list_records(
-        registry.get(project), status=status, cursor=cursor, limit=limit, with_payload=payload
+        registry.get(project), status=status, cursor=cursor, limit=limit, with_payload=payload, flag=flag
     )
     return {"records": items, "next_cursor": next_cursor}
 

@@ -1,0 +1,182 @@
+"""PII detection and redaction, failing closed.
+
+Every string of a record's payload (nested ones too), its external id and its
+subject id are scanned by :class:`labelloop.domain.pii.PiiDetector`. Per entity
+type the configured action masks, hashes (keyed HMAC), flags, drops the record
+or quarantines it (in redacted form). An id or subject that holds personal data
+is replaced as a whole by its keyed hash (``pii:<hex>``: still joinable, so
+consent withdrawal and erasure find it) or, without a key, by a typed mask.
+
+Fail closed: rows rejected before this stage (unparsable, wrong type) are
+masked too before they reach the quarantine, and a row on which a detector
+raises is quarantined with *everything* that could be personal data masked
+(:func:`labelloop.domain.pii.redact_everything`), never stored raw.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from labelloop.domain.pii import ENTITY_TYPES, PiiDetector, hmac_value, redact, redact_everything
+from labelloop.stages.row import RowState, Verdict
+
+__all__ = ["PiiStage"]
+
+PII_FOUND = "pii_found"
+PII_DROPPED = "pii_dropped"
+DETECTOR_FAILED = "pii_detector_failed"
+
+
+class PiiStage:
+    """Find personal data and apply each entity type's action."""
+
+    name = "pii"
+    version = "1"
+
+    def __init__(
+        self,
+        actions: Mapping[str, str],
+        *,
+        hmac_key: bytes | None = None,
+        phone_regions: Sequence[str] = ("US", "GB", "DE", "FR", "IN"),
+        hash_ids: bool = True,
+    ) -> None:
+        unknown = sorted(set(actions) - set(ENTITY_TYPES))
+        if unknown:
+            raise ValueError(f"unknown PII entity types {unknown} (known: {', '.join(ENTITY_TYPES)})")
+        self.actions = dict(actions)
+        self.key = hmac_key
+        self.hash_ids = hash_ids and hmac_key is not None
+        self.phone_regions = tuple(phone_regions)
+        # Every type is detected, whatever its action: rejected rows are masked in full.
+        self.detector = PiiDetector(ENTITY_TYPES, phone_regions=self.phone_regions)
+        self._mask_all = dict.fromkeys(ENTITY_TYPES, "mask")
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """Actions per entity type and how ids are protected (never the key)."""
+        return {
+            "actions": dict(sorted(self.actions.items())),
+            "phone_regions": list(self.phone_regions),
+            "ids": "hash" if self.hash_ids else "mask",
+        }
+
+    # -- rows that reached the stage ------------------------------------------------------------
+
+    def apply(self, row: RowState) -> None:
+        """Redact ``row`` in place; set a verdict for drop/quarantine actions or a detector failure."""
+        try:
+            self._apply(row)
+        except Exception as exc:  # fail closed: whatever broke, nothing raw goes on
+            self._scrub(row)
+            row.verdict = Verdict(
+                "quarantine",
+                DETECTOR_FAILED,
+                f"PII detection failed ({type(exc).__name__}); the row is held with all candidates masked",
+                self.name,
+            )
+
+    def _apply(self, row: RowState) -> None:
+        found: Counter[str] = Counter()
+        redacted: Counter[str] = Counter()
+        flagged: set[str] = set()
+        hold = drop = False
+        actions = self.actions
+        key = self.key or b""
+
+        def visit(value: Any) -> Any:
+            nonlocal hold, drop
+            if isinstance(value, str):
+                if not value:
+                    return value
+                findings = self.detector.find(value)
+                if not findings:
+                    return value
+                result = redact(value, findings, actions, key)
+                found.update(result.counts)
+                flagged.update(result.flagged)
+                hold = hold or result.quarantine
+                drop = drop or result.drop
+                for entity, n in result.counts.items():
+                    if actions.get(entity) in ("mask", "hash", "drop_record", "quarantine"):
+                        redacted[entity] += n
+                return result.text
+            if isinstance(value, list):
+                return [visit(v) for v in value]
+            if isinstance(value, dict):
+                return {k: visit(v) for k, v in value.items()}
+            return value
+
+        payload = row.payload
+        for name, value in payload.items():
+            new = visit(value)
+            if new is not value and new != value:
+                payload[name] = new
+                row.changed = True
+        for attr in ("external_id", "subject_id"):
+            value = getattr(row, attr)
+            if value:
+                entities = {f.entity for f in self.detector.find(value) if actions.get(f.entity, "flag") != "flag"}
+                if entities:
+                    setattr(row, attr, self._protect_id(value, entities))
+                    redacted.update(dict.fromkeys(entities, 1))
+                    row.changed = True
+        for entity in sorted(flagged):
+            row.flags.append({"code": f"pii:{entity}", "by": self.name})
+        if redacted:
+            row.notes.append(
+                {
+                    "kind": "redacted",
+                    "stage": self.name,
+                    "stage_version": self.version,
+                    "details": {"entities": dict(sorted(redacted.items()))},
+                }
+            )
+        summary = ", ".join(f"{e} x{n}" for e, n in sorted(found.items()))
+        if drop:
+            row.verdict = Verdict("drop", PII_DROPPED, f"personal data found: {summary}", self.name, dict(found))
+        elif hold:
+            row.verdict = Verdict("quarantine", PII_FOUND, f"personal data found: {summary}", self.name, dict(found))
+
+    def _protect_id(self, value: str, entities: set[str]) -> str:
+        if self.hash_ids and self.key is not None:
+            return "pii:" + hmac_value(self.key, "id", value)
+        return "[" + "|".join(sorted(e.upper() for e in entities)) + "]"
+
+    def _scrub(self, row: RowState) -> None:
+        def visit(value: Any) -> Any:
+            if isinstance(value, str):
+                return redact_everything(value)
+            if isinstance(value, list):
+                return [visit(v) for v in value]
+            if isinstance(value, dict):
+                return {k: visit(v) for k, v in value.items()}
+            return value
+
+        row.payload = {k: visit(v) for k, v in row.payload.items()}
+        row.external_id = redact_everything(row.external_id) if row.external_id else row.external_id
+        row.subject_id = redact_everything(row.subject_id) if row.subject_id else row.subject_id
+        row.changed = True
+
+    # -- rows rejected before the stage ---------------------------------------------------------
+
+    def mask_text(self, text: str) -> str:
+        """``text`` with every entity found masked (any configured action): for messages and raw rows."""
+        try:
+            findings = self.detector.find(text)
+            return redact(text, findings, self._mask_all, b"").text if findings else text
+        except Exception:
+            return redact_everything(text)
+
+    def mask_raw(self, raw: bytes | None) -> bytes | None:
+        """A rejected row's raw bytes with personal data masked (undecodable bytes are replaced)."""
+        if raw is None:
+            return None
+        return self.mask_text(raw.decode("utf-8", errors="replace")).encode("utf-8")
+
+    def subject_key(self, subject: str) -> str:
+        """How ``subject`` is stored when it holds personal data (so a lookup can find it)."""
+        entities = {f.entity for f in self.detector.find(subject) if self.actions.get(f.entity, "flag") != "flag"}
+        return self._protect_id(subject, entities) if entities else subject
