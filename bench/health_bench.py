@@ -108,9 +108,10 @@ def make_rows(n: int, seed: int) -> tuple[list[bytes], dict[str, int]]:
             text, channel = rng.choice(recent)  # the same content again, under a new id
             planted["exact"] += 1
         elif roll < 0.10 and recent:
+            # one word replaced by another: Jaccard of word 3-grams ~0.88 for ~50 words
             words = rng.choice(recent)[0].split()
-            for _ in range(2):
-                words[rng.randrange(len(words))] = rng.choice(WORDS)
+            at = rng.randrange(len(words))
+            words[at] = rng.choice([w for w in WORDS if w != words[at]])
             text = " ".join(words)
             planted["near"] += 1
         elif roll < 0.13:
@@ -191,7 +192,11 @@ def child_ingest(path: str) -> None:
     start = time.perf_counter()
     summary = run_ingest(project)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "summary": summary, "dir": str(folder)}))
+    from labelloop.ingest.near_dups import index_nbytes
+
+    result = {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "summary": summary, "dir": str(folder)}
+    result["near_dup_index_mb"] = round(index_nbytes(project) / 2**20, 1)
+    print(json.dumps(result))
 
 
 def run_child(path: Path) -> dict[str, Any]:
@@ -210,6 +215,7 @@ def measure(n: int) -> dict[str, Any]:
         "seconds": round(result["seconds"], 2),
         "records_per_s": round(n / result["seconds"]),
         "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        "near_dup_index_mb": result["near_dup_index_mb"],
         "counts": {
             k: summary[k]
             for k in (
@@ -252,7 +258,8 @@ def main() -> None:
     for run in runs:
         print(
             f"{run['rows']:>9,} rows: {run['seconds']:7.2f} s  {run['records_per_s']:>7,} rec/s "
-            f"(target {TARGET_RATE:,})  peak RSS {run['peak_rss_mb']:.0f} MB"
+            f"(target {TARGET_RATE:,})  peak RSS {run['peak_rss_mb']:.0f} MB "
+            f"(near-duplicate index {run['near_dup_index_mb']} MB)"
         )
         print(f"           counts {run['counts']}")
         print(f"           planted {run['planted']}")

@@ -629,3 +629,16 @@ def test_params_validation_and_lineage() -> None:
             MinHashParams(**bad)
     with pytest.raises(ValueError):
         lsh_bands(0.0, 64)
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 1 << 20])
+def test_merge_into_equals_a_fresh_merge_with_ties_and_any_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    from labelloop.domain import minhash
+
+    monkeypatch.setattr(minhash, "_MERGE_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    for n, m in [(0, 4), (4, 0), (50, 20), (20, 50), (1000, 1)]:
+        a = np.sort(rng.integers(0, 30, n, dtype=np.uint64))
+        b = np.sort(rng.integers(0, 30, m, dtype=np.uint64))
+        expected = np.sort(np.concatenate([a, b]))
+        assert np.array_equal(minhash._merge_into(a.copy(), b), expected)

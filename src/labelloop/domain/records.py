@@ -280,20 +280,25 @@ class RecordNormalizer:
     def __call__(self, row: Mapping[str, Any]) -> Normalized | Rejection:
         """Normalize one row (see :func:`normalize_record`)."""
         try:
-            return Normalized(*self._normalize(row))
+            return Normalized(*self._normalize(row)[:6])
         except _BadValue as bad:
             return Rejection(bad.reason, bad.message)
 
     def fields(
         self, row: Mapping[str, Any]
-    ) -> tuple[str, bytes, str | None, str | None, str | None, float | None] | Rejection:
-        """:meth:`__call__` as a plain tuple in :class:`Normalized`'s order (the bulk path)."""
+    ) -> tuple[str, bytes, str | None, str | None, str | None, float | None, dict[str, Any]] | Rejection:
+        """:meth:`__call__` as a plain tuple in :class:`Normalized`'s order, plus the payload as a dict.
+
+        The bulk path: the dict saves the content stages from parsing the payload again.
+        """
         try:
             return self._normalize(row)
         except _BadValue as bad:
             return Rejection(bad.reason, bad.message)
 
-    def _normalize(self, row: Mapping[str, Any]) -> tuple[str, bytes, str | None, str | None, str | None, float | None]:
+    def _normalize(
+        self, row: Mapping[str, Any]
+    ) -> tuple[str, bytes, str | None, str | None, str | None, float | None, dict[str, Any]]:
         shape = self.shape
         limit = shape.max_field_chars
         text_field = shape.text_field
@@ -380,7 +385,7 @@ class RecordNormalizer:
         digest = hashlib.blake2b(hashed, digest_size=HASH_BYTES).digest()
         # orjson's bytes keep a ~4 KB buffer each (measured): keep the exact-size str instead.
         payload = encoded.decode()
-        return payload, digest, external_id, subject_id, consent, event_time
+        return payload, digest, external_id, subject_id, consent, event_time, out
 
 
 def _plain_string_ok(rule: FieldRule, limit: int) -> int:

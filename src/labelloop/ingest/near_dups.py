@@ -24,7 +24,7 @@ from labelloop.stages.near_dup import NearDupStage
 from labelloop.store import repo
 from labelloop.store.engine import Store
 
-__all__ = ["StoreNearDupState", "forget_index"]
+__all__ = ["StoreNearDupState", "forget_index", "index_nbytes"]
 
 
 @dataclass
@@ -54,6 +54,12 @@ def forget_index(project: Project, stage: NearDupStage) -> None:
     """Drop the cached index (after a failed transaction); the next batch reloads it."""
     with _CACHE_LOCK:
         _CACHE.get(project.store, {}).pop((project.id, stage.fingerprint), None)
+
+
+def index_nbytes(project: Project) -> int:
+    """Bytes held by this process's near-duplicate indexes of ``project`` (for reports)."""
+    with _CACHE_LOCK:
+        return sum(e.index.nbytes for (pid, _), e in _CACHE.get(project.store, {}).items() if pid == project.id)
 
 
 class StoreNearDupState:

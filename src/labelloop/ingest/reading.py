@@ -41,12 +41,13 @@ class FileJob:
 
 
 def chained(result: NormalizeResult, chain: PreStoreChain) -> NormalizeResult:
-    """``result`` after the content stages (PII, consent, rules)."""
-    out = chain.process(result.kept, result.rejected)
+    """``result`` after (more of) the content stages: counts, drop events and stage counts add up."""
+    out = chain.process(result.kept, result.rejected, result.records)
     counts = dict(result.counts)
     for key, value in out.counts.items():
         counts[key] = counts.get(key, 0) + value
-    return NormalizeResult(out.kept, out.rejected, counts, out.dropped, out.stages, chained=True)
+    stages = {**result.stages, **out.stages}
+    return NormalizeResult(out.kept, out.rejected, counts, result.dropped + out.dropped, stages, chained=True)
 
 
 Produced = tuple[Chunk, pa.Table, pa.Table, dict[str, int], list[dict[str, Any]], dict[str, dict[str, Any]]]

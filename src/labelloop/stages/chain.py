@@ -83,8 +83,11 @@ class PreStoreChain:
         """Name, version and parameters of each stage, for lineage."""
         return [describe(stage) for stage in self.stages]
 
-    def process(self, kept: pa.Table, rejected: pa.Table) -> ChainResult:
-        """Run the stages over a normalized batch and its rejected rows."""
+    def process(self, kept: pa.Table, rejected: pa.Table, records: list[dict[str, Any]] | None = None) -> ChainResult:
+        """Run the stages over a normalized batch and its rejected rows.
+
+        ``records``, when given, are the payloads of ``kept`` already parsed (they are changed in place).
+        """
         if self.pii is not None and rejected.num_rows:
             rejected = self._mask_rejected(rejected)
         if not self.stages or not kept.num_rows:
@@ -106,9 +109,10 @@ class PreStoreChain:
         counts: Counter[str] = Counter()
         per_stage: dict[str, Counter[str]] = {s.name: Counter() for s in self.stages}
         loads, dumps, sort_keys = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
-        for i, payload in enumerate(payloads):
+        parsed = records if records is not None and len(records) == len(payloads) else [loads(p) for p in payloads]
+        for i, record in enumerate(parsed):
             consent = consents[i]
-            row = RowState(loads(payload), externals[i], subjects[i], loads(consent) if consent else None)
+            row = RowState(record, externals[i], subjects[i], loads(consent) if consent else None)
             for stage in self.stages:
                 stage.apply(row)
                 if row.verdict is not None:

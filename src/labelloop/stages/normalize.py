@@ -36,6 +36,8 @@ class NormalizeResult:
     dropped: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     chained: bool = False
+    #: The payloads of ``kept`` as dicts (same order), for the content stages; not sent between processes.
+    records: list[dict[str, Any]] | None = None
 
 
 class NormalizeStage:
@@ -78,11 +80,13 @@ class NormalizeStage:
         normalize = self.normalizer.fields
         good: list[tuple[Any, ...]] = []
         bad: list[tuple[Any, ...]] = []
+        records: list[dict[str, Any]] = []
         for key, position, line, data, raw, reason, message in rows:
             if data is not None:
                 out = normalize(data)
                 if not isinstance(out, Rejection):
-                    payload, digest, external, subject, consent, event_time = out
+                    payload, digest, external, subject, consent, event_time, record = out
+                    records.append(record)
                     if external is not None:
                         key = external
                     elif keyed_by_hash:
@@ -119,4 +123,4 @@ class NormalizeStage:
         )
         bcols: list[Any] = list(zip(*bad, strict=True)) if bad else [()] * 6
         rejected = pa.table([list(c) for c in bcols], schema=REJECT_SCHEMA)
-        return NormalizeResult(kept, rejected, {"read": len(rows), "quarantined": len(bad)})
+        return NormalizeResult(kept, rejected, {"read": len(rows), "quarantined": len(bad)}, records=records)
