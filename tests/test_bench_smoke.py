@@ -36,3 +36,55 @@ def test_ingest_bench_small_runs_and_counts_right() -> None:
     if "postgres" in report:
         assert report["postgres"]["new"] == corpus["rows"] - corpus["duplicates"] - corpus["malformed"]
     assert report["memory"]["peak_rss_mb_60000"] > 0
+
+
+def _bench(name: str, *args: str) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "LABELLOOP_DATABASE_URL"}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / name), "--size", "small", "--json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    report: dict[str, object] = json.loads(out.stdout)
+    return report
+
+
+@pytest.mark.slow
+def test_near_duplicate_bench_small_reaches_recall_and_precision() -> None:
+    report = _bench("neardup_bench.py")
+    ours = report["labelloop"]
+    assert isinstance(ours, dict)
+    # the quality figures hold at the small size too (speed is not asserted in CI)
+    assert ours["recall"] >= 0.95
+    assert ours["precision"] >= 0.95
+    assert "datasketch" in report
+
+
+@pytest.mark.slow
+def test_pii_bench_small_reaches_recall_and_precision() -> None:
+    report = _bench("pii_bench.py")
+    recall = report["recall"]
+    assert isinstance(recall, dict)
+    assert min(recall.values()) >= 0.98
+    assert report["precision"] >= 0.95  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_health_bench_small_counts_what_it_planted() -> None:
+    report = _bench("health_bench.py")
+    runs = report["runs"]
+    assert isinstance(runs, list)
+    [run] = runs
+    counts, planted = run["counts"], run["planted"]
+    assert counts["read"] == planted["rows"]
+    assert counts["near_duplicates"] == planted["near"]
+    assert counts["redacted"] == planted["pii"]
+    assert counts["consent_dropped"] == planted["no_consent"]
+    assert counts["quarantined"] == planted["short"]
+    assert counts["flagged"] == planted["german"]
+    # planted exact copies, plus the repeated German text (same content under new ids)
+    assert planted["exact"] <= counts["exact_duplicates"] <= planted["exact"] + planted["german"]
