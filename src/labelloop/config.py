@@ -156,6 +156,22 @@ class RuleSpec(_Strict):
         return self
 
 
+class PresidioSpec(_Strict):
+    """Optional Presidio recognizers (extra ``presidio``), run offline, with an action per entity."""
+
+    entities: dict[str, PiiAction] = Field(min_length=1, description="Presidio entity -> action, e.g. US_PASSPORT")
+    spacy_model: str | None = Field(default=None, description="an installed spaCy model (PERSON, LOCATION)")
+    min_score: float = Field(default=0.5, ge=0, le=1)
+    language: str = "en"
+
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _drop_alias(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: "drop_record" if v == "drop" else v for k, v in value.items()}
+        return value
+
+
 class PiiSpec(_Strict):
     """What to do with each kind of personal data found in string fields.
 
@@ -176,11 +192,17 @@ class PiiSpec(_Strict):
     ids: Literal["hash", "keep"] = Field(
         default="hash", description="an id or subject holding personal data is replaced by its keyed hash"
     )
+    presidio: PresidioSpec | None = None
 
     @field_validator("*", mode="before")
     @classmethod
     def _drop_alias(cls, value: Any) -> Any:
         return "drop_record" if value == "drop" else value
+
+    def uses_hash(self) -> bool:
+        """Whether any entity (built-in or Presidio) is to be hashed, which needs a key."""
+        extra = self.presidio.entities.values() if self.presidio is not None else ()
+        return "hash" in self.actions().values() or "hash" in extra
 
     def actions(self) -> dict[str, str]:
         """Entity -> action, for the entities that are detected (``keep`` and unset are not)."""

@@ -167,3 +167,25 @@ def test_api_quarantine_consent_and_runs_routes(project: Project, client: TestCl
     runs = client.get("/api/v1/projects/tickets/runs/anomalies", headers=viewer)
     assert runs.status_code == 200 and runs.json() == {"runs": []}
     assert_problem(client.post("/api/v1/projects/tickets/runs/12345/release", headers=steward), 409)
+
+
+def test_api_near_duplicate_cluster(make_project: ProjectFactory) -> None:
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["stages"] = {"near_duplicates": {"threshold": 0.8}}
+    project = make_project(config)
+    base = " ".join(f"word{i}" for i in range(60))
+    rows = [{"id": "root", "text": base}]
+    rows += [{"id": f"copy{k}", "text": base.replace(f"word{10 * k}", f"other{k}")} for k in range(1, 4)]
+    rows.append({"id": "unrelated", "text": " ".join(f"term{i}" for i in range(60))})
+    assert push_records(project, orjson.dumps(rows))["near_duplicates"] == 3
+    headers = bearer(token_for(project, "viewer"))
+    with TestClient(create_app(project)) as client:
+        page = client.get("/api/v1/projects/tickets/records", headers=headers).json()["records"]
+        ids = {r["source_key"]: r["id"] for r in page}
+        answer = client.get(f"/api/v1/records/{ids['copy2']}/cluster", headers=headers).json()
+        assert answer["root"] == ids["root"]
+        assert [m["id"] for m in answer["members"]] == [ids["copy1"], ids["copy2"], ids["copy3"]]
+        assert all(0.8 <= m["similarity"] < 1 for m in answer["members"])
+        alone = client.get(f"/api/v1/records/{ids['unrelated']}/cluster", headers=headers).json()
+        assert alone == {"record_id": ids["unrelated"], "root": ids["unrelated"], "members": []}
+        assert_problem(client.get("/api/v1/records/987654/cluster", headers=headers), 404)

@@ -39,12 +39,7 @@ def subject_keys(project: Project, subject: str) -> list[str]:
         pii = project.config.stages_for(source.name).pii
         if pii is None:
             continue
-        stage = PiiStage(
-            pii.actions(),
-            hmac_key=key.get_secret_value().encode() if key is not None else None,
-            phone_regions=pii.phone_regions,
-            hash_ids=pii.ids == "hash",
-        )
+        stage = PiiStage.from_spec(pii, key.get_secret_value().encode() if key is not None else None)
         stored = stage.subject_key(subject)
         if stored not in keys:
             keys.append(stored)

@@ -166,7 +166,7 @@ class _Pipeline:
             return plan
         config = self.project.config
         stages = config.stages_for(source)
-        if stages.pii is not None and "hash" in stages.pii.actions().values() and self.hmac_key is None:
+        if stages.pii is not None and stages.pii.uses_hash() and self.hmac_key is None:
             raise ConfigError(
                 "labelloop.yaml: the PII action 'hash' needs a key: set LABELLOOP_PII_HMAC_KEY "
                 "(it is never stored with the data)",

@@ -61,12 +61,7 @@ class PreStoreChain:
         self.shape = shape
         self.pii: PiiStage | None = None
         if stages.pii is not None:
-            self.pii = PiiStage(
-                stages.pii.actions(),
-                hmac_key=hmac_key,
-                phone_regions=stages.pii.phone_regions,
-                hash_ids=stages.pii.ids == "hash",
-            )
+            self.pii = PiiStage.from_spec(stages.pii, hmac_key)
         self.consent = (
             ConsentStage(stages.consent.required, stages.consent.action) if stages.consent is not None else None
         )

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelloop.domain.pii import ENTITY_TYPES, Finding, PiiDetector, hmac_value, redact, redact_everything
 from labelloop.stages.row import RowState, Verdict
+
+if TYPE_CHECKING:
+    from labelloop.config import PiiSpec
+    from labelloop.stages.presidio import PresidioDetector
 
 __all__ = ["PiiStage"]
 
@@ -42,6 +46,7 @@ class PiiStage:
         hmac_key: bytes | None = None,
         phone_regions: Sequence[str] = ("US", "GB", "DE", "FR", "IN"),
         hash_ids: bool = True,
+        presidio: PresidioDetector | None = None,
     ) -> None:
         unknown = sorted(set(actions) - set(ENTITY_TYPES))
         if unknown:
@@ -53,15 +58,41 @@ class PiiStage:
         # Every type is detected, whatever its action: rejected rows are masked in full.
         self.detector = PiiDetector(ENTITY_TYPES, phone_regions=self.phone_regions)
         self._mask_all = dict.fromkeys(ENTITY_TYPES, "mask")
+        self.presidio = presidio
+
+    @classmethod
+    def from_spec(cls, spec: PiiSpec, hmac_key: bytes | None) -> PiiStage:
+        """The stage configured by ``stages.pii`` (with Presidio when ``spec.presidio`` is set)."""
+        presidio = None
+        if spec.presidio is not None:
+            from labelloop.stages.presidio import PresidioDetector
+
+            p = spec.presidio
+            presidio = PresidioDetector(
+                p.entities, language=p.language, spacy_model=p.spacy_model, min_score=p.min_score
+            )
+        return cls(
+            spec.actions(),
+            hmac_key=hmac_key,
+            phone_regions=spec.phone_regions,
+            hash_ids=spec.ids == "hash",
+            presidio=presidio,
+        )
 
     @property
     def params(self) -> Mapping[str, Any]:
         """Actions per entity type and how ids are protected (never the key)."""
-        return {
+        out: dict[str, Any] = {
             "actions": dict(sorted(self.actions.items())),
             "phone_regions": list(self.phone_regions),
             "ids": "hash" if self.hash_ids else "mask",
         }
+        if self.presidio is not None:
+            out["presidio"] = {
+                "actions": dict(sorted(self.presidio.entities.items())),
+                "min_score": self.presidio.min_score,
+            }
+        return out
 
     # -- rows that reached the stage ------------------------------------------------------------
 
@@ -84,6 +115,12 @@ class PiiStage:
         find = self.detector.find
         payload = row.payload
         hits: list[tuple[str, Any, list[Finding] | None]] = []
+        if self.presidio is not None:
+            # Presidio is a slow path by nature: every string goes through the general visit.
+            hits = [(name, value, None) for name, value in payload.items() if isinstance(value, str | list | dict)]
+            ids = [(attr, value) for attr in ("external_id", "subject_id") if (value := getattr(row, attr))]
+            self._redact_row(row, hits, [(attr, value, self._all_findings(value)) for attr, value in ids])
+            return
         for name, value in payload.items():
             if type(value) is str:
                 # Letters only and shorter than any secret format: nothing to find (channel names, labels).
@@ -125,9 +162,14 @@ class PiiStage:
             return result.text
 
         def visit(value: Any) -> Any:
+            nonlocal hold, drop
             if isinstance(value, str):
                 findings = self.detector.find(value) if value else []
-                return scrub(value, findings) if findings else value
+                text = scrub(value, findings) if findings else value
+                if self.presidio is not None and text:
+                    text, held, dropped = self._presidio_pass(text, found, redacted, flagged)
+                    hold, drop = hold or held, drop or dropped
+                return text
             if isinstance(value, list):
                 return [visit(v) for v in value]
             if isinstance(value, dict):
@@ -141,7 +183,8 @@ class PiiStage:
                 payload[name] = new
                 row.changed = True
         for attr, value, findings in id_hits:
-            entities = {f.entity for f in findings if actions.get(f.entity, "flag") != "flag"}
+            every = {**actions, **(self.presidio.entities if self.presidio is not None else {})}
+            entities = {f.entity for f in findings if every.get(f.entity, "flag") != "flag"}
             if entities:
                 setattr(row, attr, self._protect_id(value, entities))
                 redacted.update(dict.fromkeys(entities, 1))
@@ -162,6 +205,45 @@ class PiiStage:
             row.verdict = Verdict("drop", PII_DROPPED, f"personal data found: {summary}", self.name, dict(found))
         elif hold:
             row.verdict = Verdict("quarantine", PII_FOUND, f"personal data found: {summary}", self.name, dict(found))
+
+    def _all_findings(self, text: str) -> list[Finding]:
+        found = self.detector.find(text)
+        if self.presidio is not None:
+            found = found + self.presidio.find(text)
+        return found
+
+    def _presidio_pass(
+        self, text: str, found: Counter[str], redacted: Counter[str], flagged: set[str]
+    ) -> tuple[str, bool, bool]:
+        """Apply the Presidio entities' actions to ``text`` (already redacted by the built-in detectors).
+
+        Returns the text and whether a ``quarantine`` / ``drop_record`` entity was found.
+        """
+        assert self.presidio is not None
+        actions = self.presidio.entities
+        hold = drop = False
+        chosen: list[Finding] = []
+        # overlapping findings: the longest wins, then the earliest
+        for f in sorted(self.presidio.find(text), key=lambda f: (f.start - f.end, f.start)):
+            if all(f.end <= c.start or f.start >= c.end for c in chosen):
+                chosen.append(f)
+        for f in sorted(chosen, key=lambda f: f.start, reverse=True):
+            action = actions.get(f.entity, "keep")
+            found[f.entity] += 1
+            if action == "flag":
+                flagged.add(f.entity)
+                continue
+            if action == "hash" and self.key is not None:
+                # case and spacing do not make another person or passport: hash the folded value
+                canonical = " ".join(text[f.start : f.end].casefold().split())
+                token = f"[{f.entity}:{hmac_value(self.key, f.entity, canonical)}]"
+            else:
+                token = f"[{f.entity}]"
+            text = text[: f.start] + token + text[f.end :]
+            redacted[f.entity] += 1
+            hold = hold or action == "quarantine"
+            drop = drop or action == "drop_record"
+        return text, hold, drop
 
     def _protect_id(self, value: str, entities: set[str]) -> str:
         if self.hash_ids and self.key is not None:
@@ -189,7 +271,12 @@ class PiiStage:
         """``text`` with every entity found masked (any configured action): for messages and raw rows."""
         try:
             findings = self.detector.find(text)
-            return redact(text, findings, self._mask_all, b"").text if findings else text
+            text = redact(text, findings, self._mask_all, b"").text if findings else text
+            if self.presidio is not None:
+                for f in sorted(self.presidio.find(text), key=lambda f: f.start, reverse=True):
+                    if f.end <= len(text):
+                        text = text[: f.start] + f"[{f.entity}]" + text[f.end :]
+            return text
         except Exception:
             return redact_everything(text)
 
@@ -201,5 +288,6 @@ class PiiStage:
 
     def subject_key(self, subject: str) -> str:
         """How ``subject`` is stored when it holds personal data (so a lookup can find it)."""
-        entities = {f.entity for f in self.detector.find(subject) if self.actions.get(f.entity, "flag") != "flag"}
+        every = {**self.actions, **(self.presidio.entities if self.presidio is not None else {})}
+        entities = {f.entity for f in self._all_findings(subject) if every.get(f.entity, "flag") != "flag"}
         return self._protect_id(subject, entities) if entities else subject

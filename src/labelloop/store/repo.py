@@ -924,3 +924,20 @@ def held_record_ids(conn: Connection, project_id: int, run_id: int) -> list[int]
         )
     )
     return [int(r[0]) for r in rows]
+
+
+def near_duplicate_cluster(conn: Connection, project_id: int, record_id: int, limit: int = 1000) -> dict[str, Any]:
+    """The near-duplicate cluster of a record: its root and the members pointing at it (id order)."""
+    rec = get_record(conn, record_id)
+    root = int(rec["duplicate_of"]) if rec["status"] == "near_duplicate" and rec["duplicate_of"] else record_id
+    rows = conn.execute(
+        select(records.c.id, records.c.similarity)
+        .where(
+            records.c.project_id == project_id,
+            records.c.status == "near_duplicate",
+            records.c.duplicate_of == root,
+        )
+        .order_by(records.c.id)
+        .limit(limit)
+    )
+    return {"root": root, "members": [{"id": int(r[0]), "similarity": r[1]} for r in rows]}

@@ -83,3 +83,13 @@ def lineage(record_id: int, principal: CurrentPrincipal, registry: Registry) -> 
             raise NotFoundError(f"record {record_id} not found")
         events = repo.record_lineage(conn, record_id)
     return {"record_id": record_id, "status": record["status"], "events": events}
+
+
+@router.get("/records/{record_id}/cluster", summary="The near-duplicate cluster of a record: root and members")
+def cluster(record_id: int, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """Selection takes one item per cluster: the root, or any single member."""
+    with registry.store.read() as conn:
+        record = repo.get_record(conn, record_id)
+        if int(record["project_id"]) != principal.project_id:
+            raise NotFoundError(f"record {record_id} not found")
+        return {"record_id": record_id, **repo.near_duplicate_cluster(conn, principal.project_id, record_id)}
