@@ -384,3 +384,28 @@ def test_anomalous_volume_collapse_is_marked_and_held(make_project: ProjectFacto
     assert project_status(project)["by_status"]["held"] == 0
     with pytest.raises(ConflictError):
         decide_held_run(project, summary["run_id"], "drop")
+
+
+def test_withdrawal_never_matches_subjects_masked_without_a_key(make_project: ProjectFactory) -> None:
+    project = make_project(config(pii={"email": "mask"}))
+    rows = [
+        {"id": "m1", "text": "first", "user": "ann@example.org", "consent": ["labeling"]},
+        {"id": "m2", "text": "second", "user": "bob@example.org", "consent": ["labeling"]},
+    ]
+    push_records(project, orjson.dumps(rows))
+    # no key: both subjects were stored as the same mask, so neither can be singled out
+    out = withdraw_consent(project, "ann@example.org", ["labeling"], actor="test")
+    assert out["records"] == 0
+    assert all(r["status"] == "accepted" for r in all_records(project))
+
+
+def test_pushed_rows_keyed_by_content_are_keyed_by_the_redacted_content(make_project: ProjectFactory) -> None:
+    cfg = config(pii={"email": "mask"})
+    cfg["record"]["fields"]["id"]["required"] = False
+    project = make_project(cfg)
+    body = orjson.dumps([{"text": "reach me at zed@example.org"}])
+    first = push_records(project, body)
+    again = push_records(project, body)
+    assert (first["new"], again["new"], again["unchanged"]) == (1, 0, 1)
+    [record] = all_records(project)
+    assert record["source_key"] == record["content_hash"]

@@ -9,7 +9,9 @@ release contains it. Each withdrawal is kept (subject, purpose, when, by whom,
 how many records), audited, and recorded in every affected record's lineage.
 
 Subjects are looked up as given and, where the PII stage hashes ids holding
-personal data, in their hashed form too.
+personal data, in their hashed form too. Without ``LABELLOOP_PII_HMAC_KEY`` such
+a subject was stored as a typed mask, which cannot tell subjects apart: it is
+never used for a lookup.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def subject_keys(project: Project, subject: str) -> list[str]:
             continue
         stage = PiiStage.from_spec(pii, key.get_secret_value().encode() if key is not None else None)
         stored = stage.subject_key(subject)
-        if stored not in keys:
+        # Only a keyed hash identifies one subject; a typed mask ("[EMAIL]", no key set) is shared by all.
+        if stored.startswith("pii:") and stored not in keys:
             keys.append(stored)
     return keys
 

@@ -143,9 +143,12 @@ class PreStoreChain:
                     hashed = dumps(
                         {k: v for k, v in row.payload.items() if k not in shape.hash_exclude}, option=sort_keys
                     )
+                before = hashes[i]
                 hashes[i] = hashlib.blake2b(hashed, digest_size=HASH_BYTES).digest()
                 if keys[i] == externals[i] and row.external_id != externals[i]:
                     keys[i] = row.external_id
+                elif externals[i] is None and keys[i] == before.hex():
+                    keys[i] = hashes[i].hex()  # a pushed row keyed by content: by the stored content
                 externals[i] = row.external_id
                 subjects[i] = row.subject_id
             if row.flags:
