@@ -440,6 +440,13 @@ sources:
     pattern: "*/*.txt"
     label_field: topic
     encoding: utf-8
+stages:
+  near_duplicates: {{threshold: 0.8}}
+  pii: {{email: mask, phone: mask, card: mask, iban: mask, ip: mask, ssn: mask, url_credentials: mask, secret: mask}}
+  rules:
+    - {{field: text, not_empty: true, max_markup_ratio: 0.3, max_binary_ratio: 0.05}}
+    - {{field: text, language: [en], severity: flag}}
+  anomalies: {{categorical: [topic]}}
 label_schema:
   guidelines: "Pick the main topic of the article."
   questions:

@@ -417,6 +417,11 @@ def demo(
         )
         for example in d["duplicate_examples"]:
             out.print(f"  duplicate: {example['source_key']} = {example['duplicate_of_key']}")
+        for example in d["near_duplicate_examples"]:
+            out.print(
+                f"  near-duplicate: {example['source_key']} ~ {example['duplicate_of_key']} "
+                f"(similarity {example['similarity']:.2f})"
+            )
         for example in d["quarantine_examples"]:
             out.print(f"  quarantined: {example['source_key']}: {example['reason']}")
 

@@ -47,12 +47,12 @@ def run_demo(project_dir: Path | None = None, progress: IngestProgress | None = 
         project = init_project(target, "bbc-news", template="news", data_path=str(data))
     summary = run_ingest(project, progress=progress)
     dupes, _ = list_records(project, status="duplicate", limit=3)
+    near, _ = list_records(project, status="near_duplicate", limit=3)
     bad, _ = list_records(project, status="quarantined", limit=3)
     by_id: dict[int, str] = {}
-    if dupes:
-        originals = {d["duplicate_of"] for d in dupes}
-        page, _ = list_records(project, cursor=min(originals) - 1, limit=max(originals) - min(originals) + 1)
-        by_id = {r["id"]: r["source_key"] for r in page}
+    for original in {d["duplicate_of"] for d in dupes + near}:
+        page, _ = list_records(project, cursor=original - 1, limit=1)
+        by_id.update({r["id"]: r["source_key"] for r in page})
     from labelloop.ingest.status import project_status
 
     status = project_status(project)
@@ -75,6 +75,16 @@ def run_demo(project_dir: Path | None = None, progress: IngestProgress | None = 
                 "duplicate_of_key": by_id.get(d["duplicate_of"]),
             }
             for d in dupes
+        ],
+        "near_duplicate_examples": [
+            {
+                "id": d["id"],
+                "source_key": d["source_key"],
+                "duplicate_of": d["duplicate_of"],
+                "duplicate_of_key": by_id.get(d["duplicate_of"]),
+                "similarity": d["similarity"],
+            }
+            for d in near
         ],
         "quarantine_examples": [
             {"id": b["id"], "source_key": b["source_key"], "reason": b["reasons"][0]["code"] if b["reasons"] else None}
