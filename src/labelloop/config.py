@@ -261,6 +261,26 @@ class LabelSchemaSpec(BaseModel):
     questions: list[QuestionSpec] = Field(default_factory=list)
 
 
+class LabelingSpec(_Strict):
+    """How the queue hands out tasks and when a task is done."""
+
+    overlap: int = Field(default=1, ge=1, le=50, description="annotators per item")
+    k_max: int | None = Field(default=None, ge=1, le=50, description="up to this many when they disagree")
+    agreement: Literal["majority", "unanimous", "threshold"] = Field(
+        default="majority", description="when the first answers count as agreeing"
+    )
+    agreement_threshold: float = Field(default=0.67, gt=0, le=1, description="share agreeing, for 'threshold'")
+    lease_seconds: int = Field(default=600, ge=5, le=86_400)
+    max_leases_per_user: int = Field(default=3, ge=1, le=100, description="tasks one person may hold at once")
+    daily_cap: int | None = Field(default=None, ge=1, description="annotations per person per day (UTC)")
+
+    @model_validator(mode="after")
+    def _k_max_covers_overlap(self) -> LabelingSpec:
+        if self.k_max is not None and self.k_max < self.overlap:
+            raise ValueError(f"k_max ({self.k_max}) must be at least overlap ({self.overlap})")
+        return self
+
+
 class ProjectConfig(_Strict):
     """The validated content of ``labelloop.yaml``."""
 
@@ -272,6 +292,7 @@ class ProjectConfig(_Strict):
     stages: StagesSpec = Field(default_factory=StagesSpec)
     policies: dict[str, Any] = Field(default_factory=dict)
     label_schema: LabelSchemaSpec | None = None
+    labeling: LabelingSpec = Field(default_factory=LabelingSpec)
 
     @field_validator("sources")
     @classmethod

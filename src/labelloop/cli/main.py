@@ -42,6 +42,10 @@ consent_app = typer.Typer(help="Data subjects' consent.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(runs_app, name="runs")
 app.add_typer(consent_app, name="consent")
+tasks_app = typer.Typer(help="Labeling tasks.", no_args_is_help=True)
+schema_app = typer.Typer(help="The label schema and its versions.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(schema_app, name="schema")
 app.add_typer(user_app, name="user")
 
 err = Console(stderr=True)
@@ -323,6 +327,111 @@ def consent_withdraw(
             f"{d['left_queues']:,} left the queues"
         ),
     )
+
+
+@tasks_app.command("create")
+@user_errors
+def tasks_create(
+    strategy: Annotated[str, typer.Option(help="How to choose records: random.")] = "random",
+    budget: Annotated[int | None, typer.Option(min=1, help="At most this many tasks.")] = None,
+    overlap: Annotated[int | None, typer.Option(min=1, max=50, help="Annotators per item.")] = None,
+    k_max: Annotated[int | None, typer.Option(min=1, max=50, help="Up to this many when they disagree.")] = None,
+    priority: Annotated[int, typer.Option(help="Higher first.")] = 0,
+    ids: Annotated[str | None, typer.Option(help="Comma-separated record ids instead of a strategy.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only records of this source.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the random choice.")] = None,
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Turn records into labeling tasks."""
+    from labelloop.labeling.tasks import create_tasks
+
+    chosen = None
+    if ids is not None:
+        try:
+            chosen = [int(x) for x in ids.split(",") if x.strip()]
+        except ValueError:
+            raise typer.BadParameter("--ids takes record ids separated by commas") from None
+    result = create_tasks(
+        _open(project_dir),
+        strategy=strategy,
+        budget=budget,
+        overlap=overlap,
+        k_max=k_max,
+        priority=priority,
+        ids=chosen,
+        source=source,
+        seed=seed,
+        actor=_actor(),
+    )
+    emit(
+        result,
+        as_json,
+        lambda d: out.print(
+            f"{d['created']:,} tasks created (overlap {d['overlap']}, up to {d['k_max']}, "
+            f"schema version {d['schema_version']})"
+        ),
+    )
+
+
+@tasks_app.command("list")
+@user_errors
+def tasks_list(
+    state: Annotated[str | None, typer.Option(help="open, complete, adjudication, cancelled")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    cursor: Annotated[int, typer.Option(min=0)] = 0,
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """List tasks, oldest first, one page at a time."""
+    from labelloop.labeling.tasks import list_tasks
+
+    items, next_cursor = list_tasks(_open(project_dir), state=state, cursor=cursor, limit=limit)
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table("task", "record", "state", "answers", "overlap", "leased", "priority")
+        for t in d["tasks"]:
+            table.add_row(
+                str(t["id"]), str(t["record_id"]), t["state"], str(t["done"]),
+                f"{t['overlap']}/{t['k_max']}", str(t["leased"]), str(t["priority"]),
+            )  # fmt: skip
+        out.print(table)
+        if d["next_cursor"] is not None:
+            out.print(f"more: --cursor {d['next_cursor']}")
+
+    emit({"tasks": items, "next_cursor": next_cursor}, as_json, human)
+
+
+@schema_app.command("publish")
+@user_errors
+def schema_publish(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
+    """Publish labelloop.yaml's label_schema as a new version (with its declared change)."""
+    from labelloop.labeling.schemas import publish_schema
+
+    result = publish_schema(_open(project_dir), actor=_actor())
+    emit(
+        result,
+        as_json,
+        lambda d: out.print(
+            f"schema version {d['version']} published: {d['migrated']:,} annotations migrated, "
+            f"{d['requeued']:,} records queued for relabeling"
+        ),
+    )
+
+
+@schema_app.command("show")
+@user_errors
+def schema_show(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
+    """Show the current published label schema version."""
+    from labelloop.errors import NotFoundError
+    from labelloop.labeling.schemas import current_version
+
+    project = _open(project_dir)
+    with project.store.read() as conn:
+        found = current_version(conn, project)
+    if found is None:
+        raise NotFoundError("no label schema published yet: 'labelloop tasks create' publishes the first")
+    emit(found.public(), as_json, lambda d: out.print_json(data=d))
 
 
 def _actor() -> str:

@@ -44,6 +44,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "records.read": frozenset(Role),
     "quarantine.decide": frozenset({Role.ADMIN, Role.STEWARD}),
     "consent.manage": frozenset({Role.ADMIN, Role.STEWARD}),
+    "schema.publish": frozenset({Role.ADMIN, Role.STEWARD}),
+    "tasks.create": frozenset({Role.ADMIN, Role.STEWARD}),
+    "tasks.read": frozenset(Role),
+    "queue.work": frozenset({Role.ADMIN, Role.STEWARD, Role.ANNOTATOR}),
     "users.manage": frozenset({Role.ADMIN}),
     "metrics.read": frozenset(Role),
 }

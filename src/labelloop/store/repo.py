@@ -20,12 +20,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from labelloop.domain.columns import fixed_binary_list
 from labelloop.errors import NotFoundError, StorageError
 from labelloop.store.tables import (
+    annotation_table,
     api_tokens,
     audit_log,
     consent_withdrawals,
     counters,
     ingest_batches,
     ingest_runs,
+    leases,
     lineage_events,
     near_dup_index,
     projects,
@@ -33,8 +35,11 @@ from labelloop.store.tables import (
     record_flags,
     records,
     run_stats,
+    schema_versions,
+    skips,
     source_cursors,
     sources,
+    tasks,
     users,
 )
 
@@ -545,9 +550,13 @@ def add_counters(conn: Connection, project_id: int, deltas: dict[str, int]) -> N
 
 
 def get_counters(conn: Connection, project_id: int) -> dict[str, int]:
-    """Every counter of a project."""
+    """Every counter of a project (sharded counters ``name@k`` summed under ``name``)."""
     rows = conn.execute(select(counters.c.name, counters.c.value).where(counters.c.project_id == project_id))
-    return {str(r.name): int(r.value) for r in rows}
+    out: dict[str, int] = {}
+    for r in rows:
+        name = str(r.name).split("@", 1)[0]
+        out[name] = out.get(name, 0) + int(r.value)
+    return out
 
 
 def list_records(
@@ -941,3 +950,355 @@ def near_duplicate_cluster(conn: Connection, project_id: int, record_id: int, li
         .limit(limit)
     )
     return {"root": root, "members": [{"id": int(r[0]), "similarity": r[1]} for r in rows]}
+
+
+# -- labeling -------------------------------------------------------------------------------------
+
+#: Counters updated by concurrent labeling transactions are split over shards ("name@k") so
+#: that 32 submitters do not queue on one row; readers sum them (see ``get_counters``).
+COUNTER_SHARDS = 16
+
+
+def sharded(name: str, key: int) -> str:
+    """The shard of counter ``name`` that a write keyed by ``key`` updates."""
+    return f"{name}@{key % COUNTER_SHARDS}"
+
+
+def get_schema_version(conn: Connection, project_id: int, version: int) -> dict[str, Any] | None:
+    """A published schema version row."""
+    row = (
+        conn.execute(
+            select(schema_versions).where(
+                schema_versions.c.project_id == project_id, schema_versions.c.version == version
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def latest_schema_version(conn: Connection, project_id: int) -> int | None:
+    """The number of the latest published version, or None."""
+    value = conn.execute(
+        select(func.max(schema_versions.c.version)).where(schema_versions.c.project_id == project_id)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def add_schema_version(conn: Connection, **values: Any) -> None:
+    """Insert a published schema version."""
+    conn.execute(insert(schema_versions).values(**values))
+
+
+def live_annotations_of_version(conn: Connection, project_id: int, version: int) -> list[dict[str, Any]]:
+    """Annotations made under ``version`` that nothing supersedes."""
+    rows = conn.execute(
+        select(annotation_table)
+        .where(
+            annotation_table.c.project_id == project_id,
+            annotation_table.c.schema_version == version,
+            annotation_table.c.status.in_(("submitted", "accepted")),
+        )
+        .order_by(annotation_table.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def supersede_annotation(
+    conn: Connection, row: dict[str, Any], *, value: str, schema_version: int, created_at: float
+) -> int:
+    """A new annotation that replaces ``row`` (kept, marked superseded), e.g. after a schema migration."""
+    new_id = conn.execute(
+        insert(annotation_table)
+        .values(
+            project_id=row["project_id"],
+            task_id=row["task_id"],
+            record_id=row["record_id"],
+            user_id=row["user_id"],
+            lease_id=row["lease_id"],
+            value=value,
+            schema_version=schema_version,
+            guidelines_version=schema_version,
+            duration_ms=row["duration_ms"],
+            status=row["status"],
+            supersedes=row["id"],
+            created_at=created_at,
+        )
+        .returning(annotation_table.c.id)
+    ).scalar_one()
+    conn.execute(update(annotation_table).where(annotation_table.c.id == row["id"]).values(status="superseded"))
+    return int(new_id)
+
+
+def source_names_reverse(conn: Connection, project_id: int) -> dict[str, int]:
+    """Source name -> id."""
+    return {name: sid for sid, name in source_names(conn, project_id).items()}
+
+
+def eligible_records(
+    conn: Connection,
+    project_id: int,
+    version: int,
+    *,
+    source_id: int | None = None,
+    among: Sequence[int] | None = None,
+) -> list[int]:
+    """Accepted records without a task under schema ``version`` (optionally of a source, among ids)."""
+    tasked = select(tasks.c.id).where(tasks.c.record_id == records.c.id, tasks.c.schema_version == version)
+    stmt = select(records.c.id).where(
+        records.c.project_id == project_id, records.c.status == "accepted", ~tasked.exists()
+    )
+    if source_id is not None:
+        stmt = stmt.where(records.c.source_id == source_id)
+    if among is not None:
+        out: list[int] = []
+        for start in range(0, len(among), 500):
+            part = stmt.where(records.c.id.in_(list(among[start : start + 500])))
+            out.extend(int(r[0]) for r in conn.execute(part))
+        return sorted(out)
+    return [int(r[0]) for r in conn.execute(stmt.order_by(records.c.id))]
+
+
+def add_tasks(
+    conn: Connection,
+    project_id: int,
+    record_ids: Sequence[int],
+    *,
+    schema_version: int,
+    rank: int,
+    overlap: int,
+    k_max: int,
+    selection: str,
+    created_at: float,
+) -> int:
+    """Bulk-create open tasks for ``record_ids``; returns how many."""
+    if not record_ids:
+        return 0
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (
+        "INSERT INTO tasks (project_id, record_id, schema_version, state, rank, overlap, k_max, done, leased, "
+        f"is_gold, selection, created_at) VALUES ({', '.join([mark] * 12)})"
+    )
+    cursor = _driver_cursor(conn)
+    try:
+        for start in range(0, len(record_ids), 50_000):
+            cursor.executemany(
+                sql,
+                [
+                    (project_id, rid, schema_version, "open", rank, overlap, k_max, 0, 0, False, selection, created_at)
+                    for rid in record_ids[start : start + 50_000]
+                ],
+            )
+    finally:
+        cursor.close()
+    return len(record_ids)
+
+
+def requeue_records(conn: Connection, project_id: int, record_ids: Sequence[int], version: int, spec: Any) -> int:
+    """New tasks under ``version`` for records to label again (those without one already)."""
+    if not record_ids:
+        return 0
+    fresh = eligible_records(conn, project_id, version, among=record_ids)
+    return add_tasks(
+        conn,
+        project_id,
+        fresh,
+        schema_version=version,
+        rank=0,
+        overlap=spec.overlap,
+        k_max=spec.k_max or spec.overlap,
+        selection=orjson.dumps({"strategy": "relabel", "schema_version": version}).decode(),
+        created_at=now(),
+    )
+
+
+def list_tasks(conn: Connection, project_id: int, *, state: str | None, after: int, limit: int) -> list[dict[str, Any]]:
+    """A page of tasks (keyset on id)."""
+    stmt = (
+        select(
+            tasks.c.id,
+            tasks.c.record_id,
+            tasks.c.schema_version,
+            tasks.c.state,
+            tasks.c.rank,
+            tasks.c.overlap,
+            tasks.c.k_max,
+            tasks.c.done,
+            tasks.c.leased,
+            tasks.c.created_at,
+            tasks.c.completed_at,
+        )
+        .where(tasks.c.project_id == project_id, tasks.c.id > after)
+        .order_by(tasks.c.id)
+        .limit(limit)
+    )
+    if state is not None:
+        stmt = stmt.where(tasks.c.state == state)
+    out = []
+    for r in conn.execute(stmt).mappings():
+        item = dict(r)
+        item["priority"] = -int(item.pop("rank"))
+        out.append(item)
+    return out
+
+
+def expire_leases(conn: Connection, project_id: int, at: float) -> int:
+    """Return the project's expired leases to the pool; returns how many."""
+    expired = conn.execute(
+        update(leases)
+        .where(leases.c.project_id == project_id, leases.c.state == "active", leases.c.expires_at < at)
+        .values(state="expired", ended_at=at)
+        .returning(leases.c.task_id)
+    ).all()
+    for (task_id,) in expired:
+        conn.execute(update(tasks).where(tasks.c.id == task_id).values(leased=tasks.c.leased - 1))
+    return len(expired)
+
+
+def active_lease_count(conn: Connection, user_id: int) -> int:
+    """Live leases a person holds."""
+    return int(
+        conn.execute(select(func.count()).where(leases.c.user_id == user_id, leases.c.state == "active")).scalar_one()
+    )
+
+
+def annotations_since(conn: Connection, user_id: int, since: float) -> int:
+    """Annotations a person made since ``since``."""
+    return int(
+        conn.execute(
+            select(func.count()).where(annotation_table.c.user_id == user_id, annotation_table.c.created_at >= since)
+        ).scalar_one()
+    )
+
+
+def pick_task(conn: Connection, project_id: int, user_id: int) -> tuple[int, int, int] | None:
+    """The first due task for ``user_id`` (priority, then age), locked on PostgreSQL (SKIP LOCKED)."""
+    mine = select(leases.c.id).where(
+        leases.c.task_id == tasks.c.id, leases.c.user_id == user_id, leases.c.state.in_(("active", "submitted"))
+    )
+    skipped = select(skips.c.task_id).where(skips.c.task_id == tasks.c.id, skips.c.user_id == user_id)
+    stmt = (
+        select(tasks.c.id, tasks.c.record_id, tasks.c.schema_version)
+        .where(
+            tasks.c.project_id == project_id,
+            tasks.c.state == "open",
+            tasks.c.leased < tasks.c.overlap - tasks.c.done,
+            ~mine.exists(),
+            ~skipped.exists(),
+        )
+        .order_by(tasks.c.rank, tasks.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=tasks)
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+
+def add_lease(conn: Connection, project_id: int, task_id: int, user_id: int, at: float, expires: float) -> int:
+    """Lend a task: a new active lease (its id is the fencing token) and one more lease on the task."""
+    lease_id = conn.execute(
+        insert(leases)
+        .values(
+            project_id=project_id, task_id=task_id, user_id=user_id, state="active", created_at=at, expires_at=expires
+        )
+        .returning(leases.c.id)
+    ).scalar_one()
+    conn.execute(update(tasks).where(tasks.c.id == task_id).values(leased=tasks.c.leased + 1))
+    return int(lease_id)
+
+
+def record_for_task(conn: Connection, record_id: int) -> dict[str, Any]:
+    """The payload (or blob reference) of a task's record."""
+    row = (
+        conn.execute(select(records.c.payload, records.c.blob_ref).where(records.c.id == record_id)).mappings().first()
+    )
+    if row is None:
+        raise NotFoundError(f"record {record_id} not found")
+    return dict(row)
+
+
+def get_task(conn: Connection, task_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    """A task row (locked for update on PostgreSQL with ``lock``)."""
+    stmt = select(tasks).where(tasks.c.id == task_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def get_lease(conn: Connection, lease_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    """A lease row (locked for update on PostgreSQL with ``lock``)."""
+    stmt = select(leases).where(leases.c.id == lease_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def annotation_by_key(conn: Connection, user_id: int, key: str) -> dict[str, Any] | None:
+    """The annotation a person stored under an idempotency key."""
+    row = (
+        conn.execute(
+            select(annotation_table.c.id, annotation_table.c.task_id).where(
+                annotation_table.c.user_id == user_id, annotation_table.c.idempotency_key == key
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def add_annotation(conn: Connection, **values: Any) -> int:
+    """Insert a submitted annotation; returns its id."""
+    return int(
+        conn.execute(
+            insert(annotation_table).values(status="submitted", **values).returning(annotation_table.c.id)
+        ).scalar_one()
+    )
+
+
+def end_lease(conn: Connection, lease_id: int, state: str, at: float) -> None:
+    """Close a lease (submitted, released...)."""
+    conn.execute(update(leases).where(leases.c.id == lease_id).values(state=state, ended_at=at))
+
+
+def update_task_after_answer(conn: Connection, task_id: int, *, state: str, overlap: int, now: float) -> None:
+    """One more answer in: one lease fewer, one answer more, the state the rule decided."""
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task_id)
+        .values(
+            done=tasks.c.done + 1,
+            leased=tasks.c.leased - 1,
+            state=state,
+            overlap=overlap,
+            completed_at=now if state != "open" else None,
+        )
+    )
+
+
+def task_answer_values(conn: Connection, task_id: int) -> list[str]:
+    """The values of a task's live answers."""
+    rows = conn.execute(
+        select(annotation_table.c.value)
+        .where(annotation_table.c.task_id == task_id, annotation_table.c.status.in_(("submitted", "accepted")))
+        .order_by(annotation_table.c.id)
+    )
+    return [str(r[0]) for r in rows]
+
+
+def release_task_lease(conn: Connection, task_id: int) -> None:
+    """One lease fewer on a task."""
+    conn.execute(update(tasks).where(tasks.c.id == task_id).values(leased=tasks.c.leased - 1))
+
+
+def add_skip(conn: Connection, task_id: int, user_id: int, reason: str, at: float) -> None:
+    """Remember that a person skipped a task (it is not offered to them again)."""
+    conn.execute(insert(skips).values(task_id=task_id, user_id=user_id, reason=reason, at=at))
+
+
+def renew_lease(conn: Connection, lease_id: int, expires: float) -> None:
+    """Move a live lease's expiry."""
+    conn.execute(update(leases).where(leases.c.id == lease_id).values(expires_at=expires))

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "annotation_table",
     "api_tokens",
     "audit_log",
     "consent_withdrawals",
@@ -34,6 +35,7 @@ __all__ = [
     "counters",
     "ingest_batches",
     "ingest_runs",
+    "leases",
     "lineage_events",
     "metadata",
     "near_dup_index",
@@ -42,8 +44,11 @@ __all__ = [
     "record_flags",
     "records",
     "run_stats",
+    "schema_versions",
+    "skips",
     "source_cursors",
     "sources",
+    "tasks",
     "users",
 ]
 
@@ -322,4 +327,120 @@ counters = Table(
     Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False, server_default="0"),
+)
+
+
+# -- labeling ---------------------------------------------------------------------------------------
+
+# Published label-schema versions: immutable; a new version states its change from the previous.
+schema_versions = Table(
+    "schema_versions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("schema", Text, nullable=False),
+    Column("guidelines", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("guidelines_digest", String(64), nullable=False),
+    Column("change", Text, nullable=True),
+    Column("published_at", Float, nullable=False),
+    Column("published_by", String(64), nullable=False),
+    UniqueConstraint("project_id", "version"),
+)
+
+# A task asks ``overlap`` people (up to ``k_max`` when they disagree) to label one record. It holds ids,
+# counts and state, never the record's data. ``rank`` is -priority so that one ascending index serves
+# "priority first, then age".
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("overlap", Integer, nullable=False),
+    Column("k_max", Integer, nullable=False),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("leased", Integer, nullable=False, server_default="0"),
+    Column("is_gold", Boolean, nullable=False, server_default=text("false")),
+    Column("gold_value", Text, nullable=True),
+    Column("selection", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("completed_at", Float, nullable=True),
+    Index(
+        "ix_tasks_queue",
+        "project_id",
+        "rank",
+        "id",
+        sqlite_where=text("state = 'open'"),
+        postgresql_where=text("state = 'open'"),
+    ),
+    Index(None, "record_id"),
+)
+
+# A lease lends a task to one person until ``expires_at``; its id is the fencing token a submit must
+# present. States: active, submitted, expired, released, rejected.
+leases = Table(
+    "leases",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("task_id", BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    # One live lease (or submitted answer) per person and task: the store itself refuses a second.
+    Index(
+        "uq_leases_task_user_live",
+        "task_id",
+        "user_id",
+        unique=True,
+        sqlite_where=text("state IN ('active', 'submitted')"),
+        postgresql_where=text("state IN ('active', 'submitted')"),
+    ),
+    Index(
+        "ix_leases_active_expiry",
+        "project_id",
+        "expires_at",
+        sqlite_where=text("state = 'active'"),
+        postgresql_where=text("state = 'active'"),
+    ),
+    Index(None, "user_id", "state"),
+)
+
+annotation_table = Table(
+    "annotations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("task_id", BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("lease_id", BigInteger, nullable=True),
+    Column("value", Text, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("guidelines_version", Integer, nullable=False),
+    Column("duration_ms", Integer, nullable=True),
+    Column("idempotency_key", String(128), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("supersedes", BigInteger, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("user_id", "idempotency_key"),
+    Index(None, "task_id"),
+    Index(None, "project_id", "id"),
+    Index(None, "user_id", "created_at"),
+)
+
+skips = Table(
+    "skips",
+    metadata,
+    Column("task_id", BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("at", Float, nullable=False),
 )

@@ -1,0 +1,148 @@
+"""Labeling: the schema, tasks, the queue (leases), annotations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from labelloop.api.deps import CurrentPrincipal, Registry
+from labelloop.errors import NotFoundError
+from labelloop.governance.service import Principal, require
+from labelloop.labeling.queue import next_task, renew_lease, skip_task, submit_annotation
+from labelloop.labeling.schemas import current_version, publish_schema
+from labelloop.labeling.tasks import create_tasks, list_tasks
+from labelloop.project import Project
+from labelloop.store import repo
+
+router = APIRouter(prefix="/api/v1", tags=["labeling"])
+
+
+class TasksCreate(BaseModel):
+    """How to choose records and how many people label each."""
+
+    strategy: str = Field(default="random", examples=["random"])
+    budget: int | None = Field(default=None, ge=1, description="at most this many tasks")
+    overlap: int | None = Field(default=None, ge=1, le=50, description="annotators per item")
+    k_max: int | None = Field(default=None, ge=1, le=50, description="up to this many when they disagree")
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    ids: list[int] | None = Field(default=None, description="these records instead of a strategy")
+    source: str | None = None
+    seed: int | None = None
+
+
+class AnnotationIn(BaseModel):
+    """An answer under a live lease."""
+
+    lease_id: int
+    value: dict[str, Any] = Field(examples=[{"topic": {"label": "sport"}}])
+    duration_ms: int | None = Field(default=None, ge=0)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class LeaseIn(BaseModel):
+    """A lease, and for a skip its reason."""
+
+    lease_id: int
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def _task_project(registry: Registry, principal: Principal, task_id: int) -> Project:
+    """The caller's project, if the task is in it (another project's task answers 404)."""
+    with registry.store.read() as conn:
+        task = repo.get_task(conn, task_id)
+        names = repo.project_names(conn)
+    if task is None or int(task["project_id"]) != principal.project_id:
+        raise NotFoundError(f"task {task_id} not found")
+    return registry.get(names[principal.project_id])
+
+
+@router.get("/projects/{project}/schema", summary="The current label schema version and its guidelines")
+def schema(project: str, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """404 before the first version is published (it is, with the first tasks)."""
+    require(principal, "tasks.read", project)
+    target = registry.get(project)
+    with target.store.read() as conn:
+        found = current_version(conn, target)
+    if found is None:
+        raise NotFoundError(f"project {project} has no published label schema yet")
+    return found.public()
+
+
+@router.post("/projects/{project}/schema", status_code=201, summary="Publish labelloop.yaml's schema as a version")
+def publish(project: str, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """Migrates annotations (renamed/merged labels) and re-queues items (split labels); 409 if unchanged."""
+    require(principal, "schema.publish", project)
+    return publish_schema(registry.get(project), actor=f"user:{principal.name}")
+
+
+@router.post("/projects/{project}/tasks", status_code=201, summary="Create labeling tasks from records")
+def tasks_create(project: str, body: TasksCreate, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """Answers ``created`` (and the schema version the tasks use)."""
+    require(principal, "tasks.create", project)
+    return create_tasks(registry.get(project), **body.model_dump(), actor=f"user:{principal.name}")
+
+
+@router.get("/projects/{project}/tasks", summary="A page of tasks, by keyset cursor")
+def tasks_page(
+    project: str,
+    principal: CurrentPrincipal,
+    registry: Registry,
+    state: Annotated[str | None, Query(description="open, complete, adjudication, cancelled")] = None,
+    cursor: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    """Tasks in id order after ``cursor``."""
+    require(principal, "tasks.read", project)
+    items, next_cursor = list_tasks(registry.get(project), state=state, cursor=cursor, limit=limit)
+    return {"tasks": items, "next_cursor": next_cursor}
+
+
+@router.post(
+    "/projects/{project}/queue/next",
+    summary="Lease the next task to the caller",
+    responses={204: {"description": "nothing is due for the caller"}},
+)
+async def queue_next(project: str, principal: CurrentPrincipal, registry: Registry) -> Any:
+    """200 ``{task_id, lease_id, lease_expires_at, record, schema_version, guidelines_version}`` or 204."""
+    require(principal, "queue.work", project)
+    target = registry.get(project)
+    leased = await run_in_threadpool(next_task, target, principal)
+    if leased is None:
+        return Response(status_code=204)
+    return leased
+
+
+@router.post("/tasks/{task_id}/annotations", status_code=201, summary="Submit an answer under a live lease")
+async def annotate(task_id: int, body: AnnotationIn, principal: CurrentPrincipal, registry: Registry) -> Any:
+    """201 ``{annotation_id}``; 409 when the lease is not the caller's live one; 422 for an invalid value."""
+    target = await run_in_threadpool(_task_project, registry, principal, task_id)
+    require(principal, "queue.work", target.name)
+    return await run_in_threadpool(
+        submit_annotation,
+        target,
+        principal,
+        task_id,
+        body.lease_id,
+        body.value,
+        body.duration_ms,
+        body.idempotency_key,
+    )
+
+
+@router.post("/tasks/{task_id}/skip", summary="Give a leased task back, with a reason")
+def skip(task_id: int, body: LeaseIn, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """The task is never offered to the caller again."""
+    target = _task_project(registry, principal, task_id)
+    require(principal, "queue.work", target.name)
+    return skip_task(target, principal, task_id, body.lease_id, body.reason or "")
+
+
+@router.post("/tasks/{task_id}/lease", summary="Renew the caller's live lease")
+def renew(task_id: int, body: LeaseIn, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """Answers the new ``lease_expires_at``; 409 if the lease is not live or not the caller's."""
+    target = _task_project(registry, principal, task_id)
+    require(principal, "queue.work", target.name)
+    return renew_lease(target, principal, task_id, body.lease_id)

@@ -1,0 +1,1 @@
+"""Labeling: label schemas and versions, tasks, the queue and its leases, annotations."""

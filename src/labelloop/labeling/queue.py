@@ -1,0 +1,275 @@
+"""The labeling queue: leases with expiry and fencing, submits, skips, dynamic overlap.
+
+``next_task`` lends the caller the first open task (priority, then age) that
+still needs more people than it has leases out, that the caller has not
+annotated, skipped or already holds. PostgreSQL picks it with ``FOR UPDATE
+SKIP LOCKED`` (concurrent callers take different rows without waiting);
+SQLite runs the pick and the lease in one IMMEDIATE transaction. A lease's id
+is its fencing token: a submit must present the caller's own live lease, or it
+gets :class:`ConflictError` (409) and nothing is stored. A retried submit with
+the same idempotency key answers the first annotation again.
+
+When a task has its ``overlap`` answers, the project's agreement rule decides:
+agreeing answers complete it; otherwise it asks one more person, up to
+``k_max``, then goes to adjudication. The rule compares the discrete answers
+(single, multi, rating, pairwise); spans and free text do not block completion.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from labelloop.config import LabelingSpec
+from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from labelloop.governance.service import Principal
+from labelloop.labeling.schemas import SchemaVersion, schema_version
+from labelloop.project import Project
+from labelloop.store import repo
+
+__all__ = ["agreeing", "next_task", "renew_lease", "skip_task", "submit_annotation"]
+
+DISCRETE = ("single", "multi", "rating", "pairwise")
+#: Expired leases are swept at most this often per project and process.
+SWEEP_INTERVAL_S = 1.0
+_last_sweep: dict[tuple[int, int], float] = {}
+_sweep_lock = threading.Lock()
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sweep_due(project: Project, now: float) -> bool:
+    key = (id(project.store), project.id)
+    with _sweep_lock:
+        if now - _last_sweep.get(key, 0.0) < SWEEP_INTERVAL_S:
+            return False
+        _last_sweep[key] = now
+        return True
+
+
+def next_task(project: Project, principal: Principal) -> dict[str, Any] | None:
+    """Lease the next task to ``principal``; None when nothing is due for them."""
+    settings = project.config.labeling
+    for _attempt in range(3):
+        try:
+            return _next_task(project, principal, settings)
+        except IntegrityError:
+            # the same person asked twice at once and both picked one task: the store kept one
+            continue
+    return None
+
+
+def _next_task(project: Project, principal: Principal, settings: LabelingSpec) -> dict[str, Any] | None:
+    now = time.time()
+    with project.store.write() as conn:
+        if _sweep_due(project, now):
+            repo.expire_leases(conn, project.id, now)
+        held = repo.active_lease_count(conn, principal.user_id)
+        if held >= settings.max_leases_per_user:
+            raise ConflictError(
+                f"you hold {held} tasks already (at most {settings.max_leases_per_user}): submit or skip one first"
+            )
+        if settings.daily_cap is not None:
+            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+            if repo.annotations_since(conn, principal.user_id, midnight) >= settings.daily_cap:
+                raise ConflictError(f"daily cap reached ({settings.daily_cap} annotations); back tomorrow (UTC)")
+        picked = repo.pick_task(conn, project.id, principal.user_id)
+        if picked is None:
+            return None
+        task_id, record_id, version = picked
+        expires = now + settings.lease_seconds
+        lease_id = repo.add_lease(conn, project.id, task_id, principal.user_id, now, expires)
+        record = repo.record_for_task(conn, record_id)
+        sv = schema_version(conn, project, version)
+    payload = record["payload"]
+    if payload is None and record["blob_ref"]:
+        payload = project.blobs.get(record["blob_ref"]).decode("utf-8")
+    data = orjson.loads(payload) if payload else {}
+    text_field = project.config.record.text_field
+    return {
+        "task_id": task_id,
+        "lease_id": lease_id,
+        "lease_expires_at": _iso(expires),
+        "record": {
+            "id": record_id,
+            "text": data.get(text_field) if text_field else None,
+            "payload": data,
+        },
+        "schema_version": sv.version,
+        "guidelines_version": sv.version,
+        "schema": sv.schema.as_dict(),
+    }
+
+
+def _live_lease(conn: Connection, project: Project, principal: Principal, task_id: int, lease_id: int) -> Any:
+    task = repo.get_task(conn, task_id, lock=True)
+    if task is None or int(task["project_id"]) != principal.project_id or int(task["project_id"]) != project.id:
+        raise NotFoundError(f"task {task_id} not found")
+    lease = repo.get_lease(conn, lease_id, lock=True)
+    if lease is None or int(lease["task_id"]) != task_id:
+        raise ConflictError(f"lease {lease_id} is not a lease of task {task_id}")
+    if int(lease["user_id"]) != principal.user_id:
+        raise ConflictError(f"lease {lease_id} is not yours")
+    if lease["state"] != "active":
+        raise ConflictError(f"lease {lease_id} is {lease['state']}, no longer live")
+    if float(lease["expires_at"]) < time.time():
+        raise ConflictError(f"lease {lease_id} expired at {_iso(float(lease['expires_at']))}")
+    return task, lease
+
+
+def submit_annotation(
+    project: Project,
+    principal: Principal,
+    task_id: int,
+    lease_id: int,
+    value: Any,
+    duration_ms: int | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Store the caller's answer for a task under their live lease; returns ``annotation_id``.
+
+    422 (:class:`InvalidInputError`) when the value does not fit the task's schema
+    version; 409 (:class:`ConflictError`) when the lease is not the caller's live
+    one. A retry with the same ``idempotency_key`` returns the first answer.
+    """
+    if duration_ms is not None and not 0 <= duration_ms <= 7 * 86_400_000:
+        raise InvalidInputError("duration_ms must be between 0 and 604800000")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
+        raise InvalidInputError("idempotency_key must be 1 to 128 characters")
+    with project.store.read() as conn:
+        if idempotency_key is not None:
+            earlier = repo.annotation_by_key(conn, principal.user_id, idempotency_key)
+            if earlier is not None:
+                return _replay(earlier, task_id)
+        task = repo.get_task(conn, task_id)
+        if task is None or int(task["project_id"]) != principal.project_id:
+            raise NotFoundError(f"task {task_id} not found")
+        sv = schema_version(conn, project, int(task["schema_version"]))
+        text = _record_text(conn, project, int(task["record_id"]))
+    normalized = sv.schema.validate(value, text)  # 422 before anything is written
+    encoded = orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode()
+    now = time.time()
+    try:
+        with project.store.write() as conn:
+            task, _lease = _live_lease(conn, project, principal, task_id, lease_id)
+            annotation_id = repo.add_annotation(
+                conn,
+                project_id=project.id,
+                task_id=task_id,
+                record_id=int(task["record_id"]),
+                user_id=principal.user_id,
+                lease_id=lease_id,
+                value=encoded,
+                schema_version=sv.version,
+                guidelines_version=sv.version,
+                duration_ms=duration_ms,
+                idempotency_key=idempotency_key,
+                created_at=now,
+            )
+            repo.end_lease(conn, lease_id, "submitted", now)
+            state, overlap = _after_answer(conn, project, task, sv)
+            repo.update_task_after_answer(conn, task_id, state=state, overlap=overlap, now=now)
+            deltas = {repo.sharded("annotations", task_id): 1}
+            if state != "open":
+                deltas[repo.sharded("tasks_open", task_id)] = -1
+                deltas[repo.sharded(f"tasks_{state}", task_id)] = 1
+                if state == "complete":
+                    deltas[repo.sharded("labeled", task_id)] = 1
+            repo.add_counters(conn, project.id, deltas)
+    except IntegrityError:
+        # a concurrent retry with the same idempotency key won the race: answer with its annotation
+        with project.store.read() as conn:
+            earlier = repo.annotation_by_key(conn, principal.user_id, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return _replay(earlier, task_id)
+    return {"annotation_id": annotation_id, "task_state": state}
+
+
+def _replay(earlier: dict[str, Any], task_id: int) -> dict[str, Any]:
+    if int(earlier["task_id"]) != task_id:
+        raise ConflictError("this idempotency key was used for another task")
+    return {"annotation_id": int(earlier["id"]), "replayed": True}
+
+
+def _record_text(conn: Connection, project: Project, record_id: int) -> str | None:
+    record = repo.record_for_task(conn, record_id)
+    payload = record["payload"]
+    if payload is None and record["blob_ref"]:
+        payload = project.blobs.get(record["blob_ref"]).decode("utf-8")
+    field = project.config.record.text_field
+    if not payload or not field:
+        return None
+    value = orjson.loads(payload).get(field)
+    return value if isinstance(value, str) else None
+
+
+def agreeing(values: list[dict[str, Any]], sv: SchemaVersion, rule: str, threshold: float) -> bool:
+    """Whether the answers agree under ``rule`` (majority, unanimous, threshold) on every discrete question."""
+    for question in sv.schema.questions:
+        if question.type not in DISCRETE:
+            continue
+        answers = [orjson.dumps(v.get(question.name), option=orjson.OPT_SORT_KEYS) for v in values]
+        top = Counter(answers).most_common(1)[0][1] if answers else 0
+        n = len(answers)
+        if rule == "unanimous" and top != n:
+            return False
+        if rule == "majority" and top * 2 <= n:
+            return False
+        if rule == "threshold" and top < threshold * n:
+            return False
+    return True
+
+
+def _after_answer(conn: Connection, project: Project, task: Any, sv: SchemaVersion) -> tuple[str, int]:
+    """The task's state and overlap once this answer is in (the answer is already inserted)."""
+    done = int(task["done"]) + 1
+    overlap = int(task["overlap"])
+    if done < overlap:
+        return "open", overlap
+    settings = project.config.labeling
+    values = [orjson.loads(v) for v in repo.task_answer_values(conn, int(task["id"]))]
+    if agreeing(values, sv, settings.agreement, settings.agreement_threshold):
+        return "complete", overlap
+    if overlap < int(task["k_max"]):
+        return "open", overlap + 1
+    return "adjudication", overlap
+
+
+def skip_task(project: Project, principal: Principal, task_id: int, lease_id: int, reason: str) -> dict[str, Any]:
+    """Give a leased task back with a reason; it is never offered to the caller again."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInputError("a skip needs a reason (1 to 500 characters)")
+    now = time.time()
+    with project.store.write() as conn:
+        _live_lease(conn, project, principal, task_id, lease_id)
+        repo.end_lease(conn, lease_id, "released", now)
+        repo.release_task_lease(conn, task_id)
+        repo.add_skip(conn, task_id, principal.user_id, reason, now)
+    return {"task_id": task_id, "skipped": True}
+
+
+def renew_lease(project: Project, principal: Principal, task_id: int, lease_id: int) -> dict[str, Any]:
+    """Extend the caller's live lease by the project's lease time."""
+    now = time.time()
+    expires = now + project.config.labeling.lease_seconds
+    with project.store.write() as conn:
+        _live_lease(conn, project, principal, task_id, lease_id)
+        repo.renew_lease(conn, lease_id, expires)
+    return {"task_id": task_id, "lease_id": lease_id, "lease_expires_at": _iso(expires)}
+
+
+def require_project_scope(principal: Principal, project: Project) -> None:
+    """Tokens act in their own project only."""
+    if principal.project_id != project.id:
+        raise PermissionDeniedError("this token belongs to another project")

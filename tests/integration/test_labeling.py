@@ -1,0 +1,261 @@
+"""The labeling workflow end to end on SQLite and PostgreSQL: schema versions, tasks, the queue
+with leases (expiry, fencing, skip, renew, caps), submits (validation, idempotency), dynamic overlap,
+and a 32-client concurrency test whose recorded history is checked for lost or doubled work."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from labelloop.api.app import create_app
+from labelloop.errors import ConflictError, InvalidInputError
+from labelloop.governance.service import Principal, Role, add_user
+from labelloop.ingest.service import push_records
+from labelloop.labeling.queue import next_task, submit_annotation
+from labelloop.labeling.tasks import create_tasks
+from labelloop.project import Project
+from tests.conftest import DEFAULT_CONFIG, ProjectFactory
+from tests.integration.test_api import assert_problem, bearer
+
+LABELS = ["business", "entertainment", "politics", "sport", "tech"]
+
+
+def labeling_config(**labeling: Any) -> dict[str, Any]:
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["label_schema"] = {
+        "guidelines": "Pick the main topic.",
+        "questions": [{"name": "topic", "type": "single", "labels": LABELS}],
+    }
+    config["labeling"] = labeling
+    return config
+
+
+def seed_records(project: Project, n: int) -> None:
+    rows = [{"id": f"r{i}", "text": f"article number {i} about things"} for i in range(n)]
+    assert push_records(project, orjson.dumps(rows))["new"] == n
+
+
+def principal(project: Project, name: str, role: str = "annotator") -> Principal:
+    add_user(project, name, role)
+    with project.store.read() as conn:
+        row = conn.execute(text("SELECT id FROM users WHERE name = :n"), {"n": name}).scalar_one()
+    return Principal(int(row), name, Role(role), project.id, project.name)
+
+
+def answer(label: str) -> dict[str, Any]:
+    return {"topic": {"label": label}}
+
+
+# -- service level ---------------------------------------------------------------------------------
+
+
+def test_overlap_agreement_completes_and_disagreement_escalates(make_project: ProjectFactory) -> None:
+    project = make_project(labeling_config(overlap=2, k_max=3))
+    seed_records(project, 2)
+    assert create_tasks(project, overlap=2, k_max=3)["created"] == 2
+    a, b, c = (principal(project, n) for n in ("ann", "bob", "cyd"))
+
+    first = next_task(project, a)
+    assert first is not None
+    assert set(first) >= {"task_id", "lease_id", "lease_expires_at", "record", "schema_version", "guidelines_version"}
+    assert first["record"]["text"].startswith("article number")
+    second = next_task(project, a)
+    assert second is not None and second["task_id"] != first["task_id"]  # never the same task twice
+    assert next_task(project, a) is None  # both tasks: a holds one lease of each, nothing else is due
+
+    # task 1: a and b agree -> complete
+    submit_annotation(project, a, first["task_id"], first["lease_id"], answer("sport"))
+    lease_b = next_task(project, b)
+    assert lease_b is not None and lease_b["task_id"] == first["task_id"]
+    done = submit_annotation(project, b, first["task_id"], lease_b["lease_id"], answer("sport"))
+    assert done["task_state"] == "complete"
+
+    # task 2: a and b disagree -> one more person; c disagrees too -> adjudication
+    submit_annotation(project, a, second["task_id"], second["lease_id"], answer("tech"))
+    lease_b2 = next_task(project, b)
+    assert lease_b2 is not None and lease_b2["task_id"] == second["task_id"]
+    grown = submit_annotation(project, b, second["task_id"], lease_b2["lease_id"], answer("politics"))
+    assert grown["task_state"] == "open"
+    lease_c = next_task(project, c)
+    assert lease_c is not None and lease_c["task_id"] == second["task_id"]
+    final = submit_annotation(project, c, second["task_id"], lease_c["lease_id"], answer("business"))
+    assert final["task_state"] == "adjudication"
+    assert next_task(project, c) is None
+
+
+def test_submit_is_fenced_by_the_callers_live_lease(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(labeling_config(overlap=2, lease_seconds=60))
+    seed_records(project, 1)
+    create_tasks(project)
+    a, b = principal(project, "ann"), principal(project, "bob")
+    lease_a = next_task(project, a)
+    assert lease_a is not None
+    task_id = lease_a["task_id"]
+
+    with pytest.raises(InvalidInputError, match="cooking"):
+        submit_annotation(project, a, task_id, lease_a["lease_id"], answer("cooking"))
+    with pytest.raises(ConflictError, match="not yours"):
+        submit_annotation(project, b, task_id, lease_a["lease_id"], answer("sport"))
+    first = submit_annotation(project, a, task_id, lease_a["lease_id"], answer("sport"), idempotency_key="k-1")
+    retry = submit_annotation(project, a, task_id, lease_a["lease_id"], answer("sport"), idempotency_key="k-1")
+    assert retry["annotation_id"] == first["annotation_id"] and retry["replayed"] is True
+    with pytest.raises(ConflictError, match="submitted"):
+        submit_annotation(project, a, task_id, lease_a["lease_id"], answer("sport"))
+
+    # b's lease expires: a late submit is refused and the task goes back to the pool
+    lease_b = next_task(project, b)
+    assert lease_b is not None
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 120)
+    with pytest.raises(ConflictError, match="expired"):
+        submit_annotation(project, b, task_id, lease_b["lease_id"], answer("sport"))
+    c = principal(project, "cyd")
+    lease_c = next_task(project, c)
+    assert lease_c is not None and lease_c["task_id"] == task_id
+    with project.store.read() as conn:
+        count = conn.execute(text("SELECT COUNT(*) FROM annotations")).scalar_one()
+    assert count == 1  # nothing double-counted
+
+
+def test_skip_renew_and_caps(make_project: ProjectFactory) -> None:
+    from labelloop.labeling.queue import renew_lease, skip_task
+
+    project = make_project(labeling_config(max_leases_per_user=1, daily_cap=1))
+    seed_records(project, 3)
+    create_tasks(project)
+    a = principal(project, "ann")
+    lease = next_task(project, a)
+    assert lease is not None
+    with pytest.raises(ConflictError, match="hold 1"):
+        next_task(project, a)
+    renewed = renew_lease(project, a, lease["task_id"], lease["lease_id"])
+    assert renewed["lease_expires_at"] >= lease["lease_expires_at"]
+    with pytest.raises(InvalidInputError):
+        skip_task(project, a, lease["task_id"], lease["lease_id"], "  ")
+    skip_task(project, a, lease["task_id"], lease["lease_id"], "not sure about the topic")
+    again = next_task(project, a)
+    assert again is not None and again["task_id"] != lease["task_id"]
+    submit_annotation(project, a, again["task_id"], again["lease_id"], answer("tech"))
+    with pytest.raises(ConflictError, match="daily cap"):
+        next_task(project, a)
+
+
+def test_tasks_only_from_live_first_copies(make_project: ProjectFactory) -> None:
+    project = make_project(labeling_config())
+    rows = [
+        {"id": "a", "text": "same words here"},
+        {"id": "b", "text": "same words here"},  # exact duplicate: never a task
+        {"id": "c", "text": "other words"},
+    ]
+    push_records(project, orjson.dumps(rows))
+    assert create_tasks(project)["created"] == 2
+    assert create_tasks(project)["created"] == 0  # one task per record and schema version
+    with pytest.raises(InvalidInputError, match="cannot get a task"):
+        create_tasks(project, ids=[999])
+
+
+# -- concurrency -----------------------------------------------------------------------------------
+
+
+def test_32_concurrent_annotators_lose_and_double_nothing(make_project: ProjectFactory) -> None:
+    project = make_project(labeling_config(overlap=2, max_leases_per_user=1))
+    seed_records(project, 120)
+    create_tasks(project, overlap=2)
+    people = [principal(project, f"p{i:02d}") for i in range(32)]
+    history: list[tuple[str, int, int, int]] = []  # (person, task, lease, annotation)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(person: Principal) -> None:
+        try:
+            while True:
+                leased = next_task(project, person)
+                if leased is None:
+                    return
+                done = submit_annotation(
+                    project, person, leased["task_id"], leased["lease_id"], answer("sport"), duration_ms=5
+                )
+                with lock:
+                    history.append((person.name, leased["task_id"], leased["lease_id"], done["annotation_id"]))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors[:3]
+    per_task: dict[int, list[str]] = defaultdict(list)
+    for name, task_id, _lease, _ann in history:
+        per_task[task_id].append(name)
+    assert len(per_task) == 120
+    assert all(len(names) == 2 and len(set(names)) == 2 for names in per_task.values())
+    with project.store.read() as conn:
+        stored = conn.execute(text("SELECT id, task_id, user_id FROM annotations")).all()
+        states = Counter(r[0] for r in conn.execute(text("SELECT state FROM tasks")))
+        live = conn.execute(text("SELECT COUNT(*) FROM leases WHERE state = 'active'")).scalar_one()
+    assert sorted(r[0] for r in stored) == sorted(h[3] for h in history)  # every 201 stored, nothing else
+    assert states == {"complete": 120}
+    assert live == 0
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(make_project: ProjectFactory) -> Iterator[tuple[TestClient, Project]]:
+    project = make_project(labeling_config(overlap=1))
+    seed_records(project, 2)
+    with TestClient(create_app(project)) as test_client:
+        yield test_client, project
+
+
+def test_http_queue_flow_and_errors(client: tuple[TestClient, Project]) -> None:
+    http, project = client
+    steward = bearer(add_user(project, "stew", "steward")["token"])
+    annotator = bearer(add_user(project, "ann", "annotator")["token"])
+    viewer = bearer(add_user(project, "vic", "viewer")["token"])
+
+    assert_problem(http.post("/api/v1/projects/tickets/tasks", json={}, headers=annotator), 403)
+    made = http.post("/api/v1/projects/tickets/tasks", json={"budget": 2, "seed": 1}, headers=steward)
+    assert made.status_code == 201 and made.json()["created"] == 2
+    assert http.get("/api/v1/projects/tickets/schema", headers=viewer).json()["version"] == 1
+
+    assert_problem(http.post("/api/v1/projects/tickets/queue/next", headers=viewer), 403)
+    leased = http.post("/api/v1/projects/tickets/queue/next", headers=annotator)
+    assert leased.status_code == 200, leased.text
+    body = leased.json()
+    url = f"/api/v1/tasks/{body['task_id']}/annotations"
+    bad = http.post(url, json={"lease_id": body["lease_id"], "value": {"topic": {"label": "x"}}}, headers=annotator)
+    assert "not a label" in assert_problem(bad, 422)["detail"]
+    ok = http.post(
+        url, json={"lease_id": body["lease_id"], "value": answer("tech"), "duration_ms": 900}, headers=annotator
+    )
+    assert ok.status_code == 201 and isinstance(ok.json()["annotation_id"], int)
+    assert_problem(http.post(url, json={"lease_id": body["lease_id"], "value": answer("tech")}, headers=annotator), 409)
+    assert_problem(
+        http.post("/api/v1/tasks/999999/annotations", json={"lease_id": 1, "value": {}}, headers=annotator), 404
+    )
+
+    second = http.post("/api/v1/projects/tickets/queue/next", headers=annotator).json()
+    http.post(
+        f"/api/v1/tasks/{second['task_id']}/annotations",
+        json={"lease_id": second["lease_id"], "value": answer("sport")},
+        headers=annotator,
+    )
+    nothing = http.post("/api/v1/projects/tickets/queue/next", headers=annotator)
+    assert nothing.status_code == 204 and nothing.content == b""
+    tasks = http.get("/api/v1/projects/tickets/tasks", params={"state": "complete"}, headers=viewer).json()["tasks"]
+    assert len(tasks) == 2
