@@ -35,12 +35,14 @@ bench: $(VENV)/.test
 	$(PY) bench/neardup_bench.py
 	$(PY) bench/pii_bench.py
 	$(PY) bench/health_bench.py
+	$(PY) bench/queue_bench.py
 
 bench-smoke: $(VENV)/.test
 	$(PY) bench/ingest_bench.py --size small
 	$(PY) bench/neardup_bench.py --size small
 	$(PY) bench/pii_bench.py --size small
 	$(PY) bench/health_bench.py --size small
+	$(PY) bench/queue_bench.py --size small
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.data

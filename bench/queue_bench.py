@@ -181,7 +181,9 @@ def check(folder: Path, url: str | None, history: list[tuple[str, int, int, int]
     }
 
 
-def measure(backend: str, url: str | None, tasks: int, clients: int, seconds: float) -> dict[str, Any]:
+def measure(
+    backend: str, url: str | None, tasks: int, clients: int, seconds: float, workers: int = 1
+) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"labelloop-queue-{backend}-"))
     setup = prepare(folder, url, tasks, clients)
     port = free_port()
@@ -190,7 +192,10 @@ def measure(backend: str, url: str | None, tasks: int, clients: int, seconds: fl
     if url:
         env["LABELLOOP_DATABASE_URL"] = url
     server = subprocess.Popen(
-        [sys.executable, "-m", "labelloop.cli.main", "serve", "--project-dir", str(folder), "--port", str(port)],
+        [
+            *(sys.executable, "-m", "labelloop.cli.main", "serve", "--project-dir", str(folder)),
+            *("--port", str(port), "--workers", str(workers)),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -213,6 +218,7 @@ def measure(backend: str, url: str | None, tasks: int, clients: int, seconds: fl
         "backend": backend,
         "tasks": setup["created"],
         "clients": clients,
+        "server_workers": workers,
         "seconds": round(result["elapsed_s"], 1),
         "setup": {k: setup[k] for k in ("ingest_s", "create_tasks_s")},
         "submits_per_s": round(submits / result["elapsed_s"], 1),
@@ -253,6 +259,7 @@ def main() -> None:
     parser.add_argument("--size", choices=["full", "small"], default="full")
     parser.add_argument("--seconds", type=float, default=None, help="load duration per backend")
     parser.add_argument("--skip", nargs="*", default=[], choices=["sqlite", "postgres"])
+    parser.add_argument("--workers", type=int, default=2, help="server processes (labelloop serve --workers)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     full = args.size == "full"
@@ -265,11 +272,13 @@ def main() -> None:
     if "postgres" not in args.skip and admin:
         url, schema = pg_schema_url(admin)
         try:
-            report["postgres"] = measure("postgres", url, 1_000_000 if full else 3_000, 32 if full else 8, seconds)
+            report["postgres"] = measure(
+                "postgres", url, 1_000_000 if full else 3_000, 32 if full else 8, seconds, args.workers
+            )
         finally:
             drop_schema(admin, schema)
     if "sqlite" not in args.skip:
-        report["sqlite"] = measure("sqlite", None, 100_000 if full else 2_000, 8 if full else 4, seconds)
+        report["sqlite"] = measure("sqlite", None, 100_000 if full else 2_000, 8 if full else 4, seconds, args.workers)
     print(json.dumps(report, indent=None if args.json else 2))
 
 

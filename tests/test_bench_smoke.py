@@ -88,3 +88,29 @@ def test_health_bench_small_counts_what_it_planted() -> None:
     assert counts["flagged"] == planted["german"]
     # planted exact copies, plus the repeated German text (same content under new ids)
     assert planted["exact"] <= counts["exact_duplicates"] <= planted["exact"] + planted["german"]
+
+
+@pytest.mark.slow
+def test_queue_bench_small_loses_and_doubles_nothing() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LABELLOOP_DATABASE_URL"}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "queue_bench.py"), "--size", "small", "--seconds", "3", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    backends = [b for b in ("sqlite", "postgres") if b in report]
+    assert "sqlite" in backends
+    if env.get("LABELLOOP_TEST_DATABASE_URL"):
+        assert "postgres" in backends
+    for backend in backends:
+        run = report[backend]
+        checks = run["checks"]
+        assert run["errors"] == 0, run["error_examples"]
+        assert checks["acknowledged"] > 0
+        assert checks["lost"] == checks["unacknowledged"] == 0
+        assert checks["tasks_beyond_overlap"] == checks["same_person_twice"] == 0

@@ -259,3 +259,60 @@ def test_http_queue_flow_and_errors(client: tuple[TestClient, Project]) -> None:
     assert nothing.status_code == 204 and nothing.content == b""
     tasks = http.get("/api/v1/projects/tickets/tasks", params={"state": "complete"}, headers=viewer).json()["tasks"]
     assert len(tasks) == 2
+
+
+# -- schema versions -------------------------------------------------------------------------------
+
+
+def test_publishing_a_new_schema_version_migrates_and_requeues(make_project: ProjectFactory) -> None:
+    import yaml
+
+    from labelloop.labeling.schemas import publish_schema
+
+    project = make_project(labeling_config(overlap=1))
+    seed_records(project, 3)
+    create_tasks(project)
+    a = principal(project, "ann")
+    labels = {}
+    for label in ("sport", "tech", "business"):
+        leased = next_task(project, a)
+        assert leased is not None
+        submit_annotation(project, a, leased["task_id"], leased["lease_id"], answer(label))
+        labels[leased["record"]["id"]] = label
+
+    # v2: sport renamed to sports, tech split into hardware and software
+    config = labeling_config(overlap=1)
+    config["label_schema"]["questions"][0]["labels"] = [
+        "business", "entertainment", "politics", "sports", "hardware", "software",
+    ]  # fmt: skip
+    config["label_schema"]["change"] = {
+        "renamed": {"topic": {"sport": "sports"}},
+        "split": {"topic": {"tech": ["hardware", "software"]}},
+    }
+    (project.dir / "labelloop.yaml").write_text(yaml.safe_dump(config))  # type: ignore[operator]
+    from labelloop.config import Settings
+    from labelloop.project import open_project
+
+    reopened = open_project(project.dir, Settings(database_url=project.store.url))  # type: ignore[arg-type]
+    try:
+        result = publish_schema(reopened, actor="test")
+        assert result["version"] == 2
+        assert result["migrated"] == 2  # sport -> sports, business unchanged but carried to v2
+        assert result["requeued"] == 1  # the 'tech' record is labeled again
+        with reopened.store.read() as conn:
+            rows = conn.execute(
+                text("SELECT record_id, value, status, schema_version, supersedes FROM annotations ORDER BY id")
+            ).all()
+        originals = [r for r in rows if r.schema_version == 1]
+        assert all(r.status == "superseded" for r in originals if labels[r.record_id] != "tech")
+        migrated = {r.record_id: orjson.loads(r.value) for r in rows if r.schema_version == 2}
+        sport_record = next(rid for rid, lab in labels.items() if lab == "sport")
+        assert migrated[sport_record] == {"topic": {"label": "sports"}}
+        assert all(r.supersedes is not None for r in rows if r.schema_version == 2)
+        relabel = next_task(reopened, principal(reopened, "bob"))
+        assert relabel is not None and relabel["schema_version"] == 2
+        assert relabel["record"]["id"] == next(rid for rid, lab in labels.items() if lab == "tech")
+        with pytest.raises(ConflictError, match="nothing to publish"):
+            publish_schema(reopened, actor="test")
+    finally:
+        reopened.store.dispose()

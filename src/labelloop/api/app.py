@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -15,7 +16,10 @@ from labelloop.api.routers import health, labeling, metrics, records
 from labelloop.config import Settings
 from labelloop.project import Project
 
-__all__ = ["create_app"]
+__all__ = ["SERVE_DIR_ENV", "create_app", "create_app_from_environment"]
+
+#: ``labelloop serve --workers N`` passes the project folder to each worker process here.
+SERVE_DIR_ENV = "LABELLOOP_SERVE_PROJECT_DIR"
 
 
 class ServerTiming:
@@ -63,3 +67,15 @@ def create_app(project: Project, settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app for the project folder in ``LABELLOOP_SERVE_PROJECT_DIR`` (one per server worker process)."""
+    from pathlib import Path
+
+    from labelloop.project import open_project
+
+    folder = os.environ.get(SERVE_DIR_ENV)
+    if not folder:
+        raise RuntimeError(f"{SERVE_DIR_ENV} is not set")
+    return create_app(open_project(Path(folder)))

@@ -491,16 +491,29 @@ def status(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes (the store is shared).")] = 1,
     project_dir: ProjectDir = Path(),
 ) -> None:
     """Serve the web app and the HTTP API."""
     import uvicorn
 
-    from labelloop.api.app import create_app
+    from labelloop.api.app import SERVE_DIR_ENV, create_app
 
     project = _open(project_dir)
     err.print(f"serving project {project.name} on http://{host}:{port} (API under /api/v1, docs at /docs)")
-    uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        return
+    os.environ[SERVE_DIR_ENV] = str(project.dir)
+    project.store.dispose()
+    uvicorn.run(
+        "labelloop.api.app:create_app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 @app.command()

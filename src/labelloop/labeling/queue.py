@@ -32,13 +32,17 @@ from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, Pe
 from labelloop.governance.service import Principal
 from labelloop.labeling.schemas import SchemaVersion, schema_version
 from labelloop.project import Project
-from labelloop.store import repo
+from labelloop.store import queue_sql, repo
 
 __all__ = ["agreeing", "next_task", "renew_lease", "skip_task", "submit_annotation"]
 
 DISCRETE = ("single", "multi", "rating", "pairwise")
 #: Expired leases are swept at most this often per project and process.
 SWEEP_INTERVAL_S = 1.0
+# Lease grants commit without waiting for the WAL flush on PostgreSQL (``synchronous_commit =
+# off`` for that transaction only): a crash can forget a lease granted in the last moments, and
+# its holder's submit then gets 409 and asks again; no answer is ever at risk, since submits
+# commit durably. Measured: next + submit 10.7 -> ~7 ms for one client.
 _last_sweep: dict[tuple[int, int], float] = {}
 _sweep_lock = threading.Lock()
 
@@ -73,26 +77,23 @@ def _next_task(project: Project, principal: Principal, settings: LabelingSpec) -
     with project.store.write() as conn:
         if _sweep_due(project, now):
             repo.expire_leases(conn, project.id, now)
-        held = repo.active_lease_count(conn, principal.user_id)
-        if held >= settings.max_leases_per_user:
-            raise ConflictError(
-                f"you hold {held} tasks already (at most {settings.max_leases_per_user}): submit or skip one first"
-            )
         if settings.daily_cap is not None:
             midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
             if repo.annotations_since(conn, principal.user_id, midnight) >= settings.daily_cap:
                 raise ConflictError(f"daily cap reached ({settings.daily_cap} annotations); back tomorrow (UTC)")
-        picked = repo.pick_task(conn, project.id, principal.user_id)
-        if picked is None:
-            return None
-        task_id, record_id, version = picked
         expires = now + settings.lease_seconds
-        lease_id = repo.add_lease(conn, project.id, task_id, principal.user_id, now, expires)
-        record = repo.record_for_task(conn, record_id)
+        leased = queue_sql.lease_next(conn, project.id, principal.user_id, now, expires, settings.max_leases_per_user)
+        if leased is None:
+            held = repo.active_lease_count(conn, principal.user_id)
+            if held >= settings.max_leases_per_user:
+                raise ConflictError(
+                    f"you hold {held} tasks already (at most {settings.max_leases_per_user}): submit or skip one first"
+                )
+            return None
+        lease_id, task_id, record_id, version, payload, blob_ref = leased
         sv = schema_version(conn, project, version)
-    payload = record["payload"]
-    if payload is None and record["blob_ref"]:
-        payload = project.blobs.get(record["blob_ref"]).decode("utf-8")
+    if payload is None and blob_ref:
+        payload = project.blobs.get(blob_ref).decode("utf-8")
     data = orjson.loads(payload) if payload else {}
     text_field = project.config.record.text_field
     return {
@@ -110,20 +111,25 @@ def _next_task(project: Project, principal: Principal, settings: LabelingSpec) -
     }
 
 
-def _live_lease(conn: Connection, project: Project, principal: Principal, task_id: int, lease_id: int) -> Any:
-    task = repo.get_task(conn, task_id, lock=True)
-    if task is None or int(task["project_id"]) != principal.project_id or int(task["project_id"]) != project.id:
-        raise NotFoundError(f"task {task_id} not found")
-    lease = repo.get_lease(conn, lease_id, lock=True)
-    if lease is None or int(lease["task_id"]) != task_id:
+def _live_lease(
+    conn: Connection, project: Project, principal: Principal, task_id: int, lease_id: int
+) -> dict[str, Any]:
+    """The task (locked), if ``lease_id`` is the caller's live lease on it; else 404 or 409."""
+    row = queue_sql.lock_task_and_lease(conn, task_id, lease_id)
+    if row is None:
+        task = repo.get_task(conn, task_id)
+        if task is None or int(task["project_id"]) != principal.project_id:
+            raise NotFoundError(f"task {task_id} not found")
         raise ConflictError(f"lease {lease_id} is not a lease of task {task_id}")
-    if int(lease["user_id"]) != principal.user_id:
+    if int(row["project_id"]) != principal.project_id or int(row["project_id"]) != project.id:
+        raise NotFoundError(f"task {task_id} not found")
+    if int(row["lease_user_id"]) != principal.user_id:
         raise ConflictError(f"lease {lease_id} is not yours")
-    if lease["state"] != "active":
-        raise ConflictError(f"lease {lease_id} is {lease['state']}, no longer live")
-    if float(lease["expires_at"]) < time.time():
-        raise ConflictError(f"lease {lease_id} expired at {_iso(float(lease['expires_at']))}")
-    return task, lease
+    if row["lease_state"] != "active":
+        raise ConflictError(f"lease {lease_id} is {row['lease_state']}, no longer live")
+    if float(row["expires_at"]) < time.time():
+        raise ConflictError(f"lease {lease_id} expired at {_iso(float(row['expires_at']))}")
+    return {**row, "id": task_id}
 
 
 def submit_annotation(
@@ -145,46 +151,47 @@ def submit_annotation(
         raise InvalidInputError("duration_ms must be between 0 and 604800000")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
         raise InvalidInputError("idempotency_key must be 1 to 128 characters")
-    with project.store.read() as conn:
-        if idempotency_key is not None:
-            earlier = repo.annotation_by_key(conn, principal.user_id, idempotency_key)
-            if earlier is not None:
-                return _replay(earlier, task_id)
-        task = repo.get_task(conn, task_id)
-        if task is None or int(task["project_id"]) != principal.project_id:
-            raise NotFoundError(f"task {task_id} not found")
-        sv = schema_version(conn, project, int(task["schema_version"]))
-        text = _record_text(conn, project, int(task["record_id"]))
-    normalized = sv.schema.validate(value, text)  # 422 before anything is written
-    encoded = orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode()
     now = time.time()
     try:
+        # One transaction: a submit is what the annotator waits for, and every round trip shows.
         with project.store.write() as conn:
-            task, _lease = _live_lease(conn, project, principal, task_id, lease_id)
-            annotation_id = repo.add_annotation(
-                conn,
-                project_id=project.id,
-                task_id=task_id,
-                record_id=int(task["record_id"]),
-                user_id=principal.user_id,
-                lease_id=lease_id,
-                value=encoded,
-                schema_version=sv.version,
-                guidelines_version=sv.version,
-                duration_ms=duration_ms,
-                idempotency_key=idempotency_key,
-                created_at=now,
-            )
-            repo.end_lease(conn, lease_id, "submitted", now)
-            state, overlap = _after_answer(conn, project, task, sv)
-            repo.update_task_after_answer(conn, task_id, state=state, overlap=overlap, now=now)
+            if idempotency_key is not None:
+                earlier = repo.annotation_by_key(conn, principal.user_id, idempotency_key)
+                if earlier is not None:
+                    return _replay(earlier, task_id)
+            task = _live_lease(conn, project, principal, task_id, lease_id)
+            sv = schema_version(conn, project, int(task["schema_version"]))
+            text = _record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
+            normalized = sv.schema.validate(value, text)  # 422: nothing is written
+            state, overlap = _after_answer(conn, project, task, sv, normalized)
             deltas = {repo.sharded("annotations", task_id): 1}
             if state != "open":
                 deltas[repo.sharded("tasks_open", task_id)] = -1
                 deltas[repo.sharded(f"tasks_{state}", task_id)] = 1
                 if state == "complete":
                     deltas[repo.sharded("labeled", task_id)] = 1
-            repo.add_counters(conn, project.id, deltas)
+            annotation_id = queue_sql.answer_task(
+                conn,
+                annotation={
+                    "project_id": project.id,
+                    "task_id": task_id,
+                    "record_id": int(task["record_id"]),
+                    "user_id": principal.user_id,
+                    "lease_id": lease_id,
+                    "value": orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
+                    "schema_version": sv.version,
+                    "guidelines_version": sv.version,
+                    "duration_ms": duration_ms,
+                    "idempotency_key": idempotency_key,
+                    "created_at": now,
+                },
+                lease_id=lease_id,
+                task_id=task_id,
+                state=state,
+                overlap=overlap,
+                now=now,
+                counters=[(project.id, name, delta) for name, delta in sorted(deltas.items())],
+            )
     except IntegrityError:
         # a concurrent retry with the same idempotency key won the race: answer with its annotation
         with project.store.read() as conn:
@@ -230,14 +237,16 @@ def agreeing(values: list[dict[str, Any]], sv: SchemaVersion, rule: str, thresho
     return True
 
 
-def _after_answer(conn: Connection, project: Project, task: Any, sv: SchemaVersion) -> tuple[str, int]:
-    """The task's state and overlap once this answer is in (the answer is already inserted)."""
+def _after_answer(
+    conn: Connection, project: Project, task: Any, sv: SchemaVersion, new_value: dict[str, Any]
+) -> tuple[str, int]:
+    """The task's state and overlap once ``new_value`` is in."""
     done = int(task["done"]) + 1
     overlap = int(task["overlap"])
     if done < overlap:
         return "open", overlap
     settings = project.config.labeling
-    values = [orjson.loads(v) for v in repo.task_answer_values(conn, int(task["id"]))]
+    values = [orjson.loads(v) for v in queue_sql.task_answer_values(conn, int(task["id"]))] + [new_value]
     if agreeing(values, sv, settings.agreement, settings.agreement_threshold):
         return "complete", overlap
     if overlap < int(task["k_max"]):

@@ -42,6 +42,11 @@ class SchemaVersion:
     published_at: float
     change: dict[str, Any] | None
 
+    @property
+    def needs_text(self) -> bool:
+        """Whether validating an answer needs the record's text (a spans question)."""
+        return any(q.type == "spans" for q in self.schema.questions)
+
     def public(self) -> dict[str, Any]:
         """The version as the API shows it."""
         return {
@@ -154,22 +159,11 @@ def publish_schema(project: Project, actor: str) -> dict[str, Any]:
         except ValueError as exc:
             raise ConfigError(f"labelloop.yaml: label_schema.change: {exc}", key="label_schema.change") from None
         version = old.version + 1
-        change_doc = _change_doc(change)
+        change_doc = change.as_dict()
         _insert(conn, project, version, new, change_doc, actor)
         migrated, requeue = _migrate(conn, project, old, new, change, version)
         requeued = repo.requeue_records(conn, project.id, sorted(requeue), version, project.config.labeling)
     return {"version": version, "change": change_doc, "migrated": migrated, "requeued": requeued}
-
-
-def _change_doc(change: Any) -> dict[str, Any]:
-    return {
-        "renamed": {q: dict(m) for q, m in change.renamed.items()},
-        "merged": {q: {k: list(v) for k, v in m.items()} for q, m in change.merged.items()},
-        "split": {q: {k: list(v) for k, v in m.items()} for q, m in change.split.items()},
-        "added_labels": {q: list(v) for q, v in change.added_labels.items()},
-        "added_questions": list(change.added_questions),
-        "removed_questions": list(change.removed_questions),
-    }
 
 
 def _migrate(

@@ -1143,6 +1143,12 @@ def list_tasks(conn: Connection, project_id: int, *, state: str | None, after: i
     return out
 
 
+def relax_commit(conn: Connection) -> None:
+    """This transaction's commit need not wait for the WAL flush (PostgreSQL; nothing on SQLite)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
 def expire_leases(conn: Connection, project_id: int, at: float) -> int:
     """Return the project's expired leases to the pool; returns how many."""
     expired = conn.execute(
