@@ -273,6 +273,14 @@ class LabelingSpec(_Strict):
     lease_seconds: int = Field(default=600, ge=5, le=86_400)
     max_leases_per_user: int = Field(default=3, ge=1, le=100, description="tasks one person may hold at once")
     daily_cap: int | None = Field(default=None, ge=1, description="annotations per person per day (UTC)")
+    rejected_to: Literal["others", "author"] = Field(
+        default="others", description="who answers again after a reviewer rejects an annotation"
+    )
+    reason_codes: list[str] = Field(
+        default_factory=lambda: ["wrong_label", "missed_span", "boundary_error", "guideline_unclear", "other"],
+        min_length=1,
+        description="the project's taxonomy of error types, for reviews",
+    )
 
     @model_validator(mode="after")
     def _k_max_covers_overlap(self) -> LabelingSpec:

@@ -316,3 +316,62 @@ def test_publishing_a_new_schema_version_migrates_and_requeues(make_project: Pro
             publish_schema(reopened, actor="test")
     finally:
         reopened.store.dispose()
+
+
+# -- review and adjudication -----------------------------------------------------------------------
+
+
+def test_review_accept_reject_fix_and_adjudication(make_project: ProjectFactory) -> None:
+    from labelloop.errors import PermissionDeniedError
+    from labelloop.labeling.review import adjudicate, next_for_adjudication, next_for_review, review_annotation
+
+    project = make_project(labeling_config(overlap=1, k_max=1))
+    seed_records(project, 3)
+    create_tasks(project)
+    a, b = principal(project, "ann"), principal(project, "bob")
+    rev = principal(project, "rita", "reviewer")
+    judge = principal(project, "jude", "adjudicator")
+    ids = []
+    for label in ("sport", "tech", "business"):
+        leased = next_task(project, a)
+        assert leased is not None
+        ids.append(submit_annotation(project, a, leased["task_id"], leased["lease_id"], answer(label))["annotation_id"])
+
+    with pytest.raises(PermissionDeniedError):
+        review_annotation(project, a, ids[0], "accept")  # nobody reviews their own work
+    first = next_for_review(project, rev)
+    assert first is not None and first["annotation_id"] == ids[0] and first["value"] == answer("sport")
+    review_annotation(project, rev, ids[0], "accept")
+    with pytest.raises(ConflictError):
+        review_annotation(project, rev, ids[0], "reject", "wrong_label")
+    with pytest.raises(InvalidInputError, match="taxonomy"):
+        review_annotation(project, rev, ids[1], "reject")
+    review_annotation(project, rev, ids[1], "reject", "wrong_label")
+    # the task asks again, from someone other than the author (rejected_to: others)
+    assert next_task(project, a) is None
+    again = next_task(project, b)
+    assert again is not None
+    fixed = review_annotation(project, rev, ids[2], "fix", "wrong_label", value=answer("politics"))
+    with project.store.read() as conn:
+        rows = {r.id: r for r in conn.execute(text("SELECT id, status, supersedes, value FROM annotations"))}
+        codes = conn.execute(text("SELECT decision, reason_code FROM reviews ORDER BY id")).all()
+    assert rows[ids[2]].status == "superseded"
+    assert rows[fixed["fixed_by"]].supersedes == ids[2] and orjson.loads(rows[fixed["fixed_by"]].value) == answer(
+        "politics"
+    )
+    assert [tuple(c) for c in codes] == [("accept", None), ("reject", "wrong_label"), ("fix", "wrong_label")]
+
+    # escalate b's answer: the task waits for an adjudicator who did not answer it
+    review_annotation(project, rev, submit_annotation(project, b, again["task_id"], again["lease_id"], answer("tech"))[
+        "annotation_id"
+    ], "escalate")  # fmt: skip
+    pending = next_for_adjudication(project, judge)
+    assert pending is not None and pending["task_id"] == again["task_id"]
+    assert [x["author_id"] for x in pending["annotations"]] == [a.user_id, b.user_id]
+    with pytest.raises(InvalidInputError):
+        adjudicate(project, judge, again["task_id"], answer("tech"), "  ")
+    done = adjudicate(project, judge, again["task_id"], answer("sport"), "guidelines: the match report is sport")
+    assert done["state"] == "complete"
+    assert next_for_adjudication(project, judge) is None
+    with pytest.raises(ConflictError):
+        adjudicate(project, judge, again["task_id"], answer("sport"), "again")

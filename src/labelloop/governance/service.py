@@ -50,6 +50,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tasks.create": frozenset({Role.ADMIN, Role.STEWARD}),
     "tasks.read": frozenset(Role),
     "queue.work": frozenset({Role.ADMIN, Role.STEWARD, Role.ANNOTATOR}),
+    "review.decide": frozenset({Role.ADMIN, Role.STEWARD, Role.REVIEWER, Role.ADJUDICATOR}),
+    "adjudicate": frozenset({Role.ADMIN, Role.STEWARD, Role.ADJUDICATOR}),
     "users.manage": frozenset({Role.ADMIN}),
     "metrics.read": frozenset(Role),
 }

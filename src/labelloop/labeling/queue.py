@@ -161,7 +161,7 @@ def submit_annotation(
                     return _replay(earlier, task_id)
             task = _live_lease(conn, project, principal, task_id, lease_id)
             sv = schema_version(conn, project, int(task["schema_version"]))
-            text = _record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
+            text = record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
             normalized = sv.schema.validate(value, text)  # 422: nothing is written
             state, overlap = _after_answer(conn, project, task, sv, normalized)
             deltas = {repo.sharded("annotations", task_id): 1}
@@ -208,7 +208,8 @@ def _replay(earlier: dict[str, Any], task_id: int) -> dict[str, Any]:
     return {"annotation_id": int(earlier["id"]), "replayed": True}
 
 
-def _record_text(conn: Connection, project: Project, record_id: int) -> str | None:
+def record_text(conn: Connection, project: Project, record_id: int) -> str | None:
+    """The text field of a record (for validating span answers), or None."""
     record = repo.record_for_task(conn, record_id)
     payload = record["payload"]
     if payload is None and record["blob_ref"]:

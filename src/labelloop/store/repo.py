@@ -34,6 +34,7 @@ from labelloop.store.tables import (
     quarantine,
     record_flags,
     records,
+    reviews,
     run_stats,
     schema_versions,
     skips,
@@ -1308,3 +1309,108 @@ def add_skip(conn: Connection, task_id: int, user_id: int, reason: str, at: floa
 def renew_lease(conn: Connection, lease_id: int, expires: float) -> None:
     """Move a live lease's expiry."""
     conn.execute(update(leases).where(leases.c.id == lease_id).values(expires_at=expires))
+
+
+# -- review and adjudication ------------------------------------------------------------------------
+
+
+def get_annotation(conn: Connection, annotation_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    """An annotation row (locked on PostgreSQL with ``lock``)."""
+    stmt = select(annotation_table).where(annotation_table.c.id == annotation_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def set_annotation_status(conn: Connection, annotation_id: int, status: str) -> None:
+    """Move an annotation to ``status``."""
+    conn.execute(update(annotation_table).where(annotation_table.c.id == annotation_id).values(status=status))
+
+
+def set_annotation_fields(conn: Connection, annotation_id: int, **values: Any) -> None:
+    """Set columns of an annotation (a fix's author and status)."""
+    conn.execute(update(annotation_table).where(annotation_table.c.id == annotation_id).values(**values))
+
+
+def reopen_task_for_one_more(conn: Connection, task_id: int) -> None:
+    """A rejected answer no longer counts: one answer fewer, open again."""
+    conn.execute(
+        update(tasks).where(tasks.c.id == task_id).values(done=tasks.c.done - 1, state="open", completed_at=None)
+    )
+
+
+def free_author_lease(conn: Connection, task_id: int, user_id: int) -> None:
+    """Let the author of a rejected answer get the task again."""
+    conn.execute(
+        update(leases)
+        .where(leases.c.task_id == task_id, leases.c.user_id == user_id, leases.c.state == "submitted")
+        .values(state="rejected")
+    )
+
+
+def set_task_state(conn: Connection, task_id: int, state: str, at: float) -> None:
+    """Move a task to ``state``."""
+    conn.execute(update(tasks).where(tasks.c.id == task_id).values(state=state, completed_at=at))
+
+
+def add_review(conn: Connection, **values: Any) -> int:
+    """Insert a review; returns its id."""
+    return int(conn.execute(insert(reviews).values(**values).returning(reviews.c.id)).scalar_one())
+
+
+def next_unreviewed(conn: Connection, project_id: int, reviewer_id: int) -> dict[str, Any] | None:
+    """The oldest submitted annotation not made by ``reviewer_id`` and not reviewed."""
+    reviewed = select(reviews.c.id).where(reviews.c.annotation_id == annotation_table.c.id)
+    row = (
+        conn.execute(
+            select(annotation_table)
+            .where(
+                annotation_table.c.project_id == project_id,
+                annotation_table.c.status == "submitted",
+                annotation_table.c.user_id != reviewer_id,
+                ~reviewed.exists(),
+            )
+            .order_by(annotation_table.c.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def next_adjudication_task(conn: Connection, project_id: int, user_id: int) -> dict[str, Any] | None:
+    """The oldest task waiting for adjudication that ``user_id`` did not answer."""
+    answered = select(annotation_table.c.id).where(
+        annotation_table.c.task_id == tasks.c.id, annotation_table.c.user_id == user_id
+    )
+    row = (
+        conn.execute(
+            select(tasks)
+            .where(tasks.c.project_id == project_id, tasks.c.state == "adjudication", ~answered.exists())
+            .order_by(tasks.c.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def task_annotations(conn: Connection, task_id: int) -> list[dict[str, Any]]:
+    """Every annotation of a task, oldest first."""
+    rows = conn.execute(
+        select(annotation_table).where(annotation_table.c.task_id == task_id).order_by(annotation_table.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def review_counts(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Reviews by decision, reason code and author: the error-type instrumentation."""
+    rows = conn.execute(
+        select(reviews.c.decision, reviews.c.reason_code, reviews.c.author_id, func.count())
+        .where(reviews.c.project_id == project_id)
+        .group_by(reviews.c.decision, reviews.c.reason_code, reviews.c.author_id)
+    )
+    return [{"decision": r[0], "reason_code": r[1], "author_id": int(r[2]), "count": int(r[3])} for r in rows]

@@ -43,6 +43,7 @@ __all__ = [
     "quarantine",
     "record_flags",
     "records",
+    "reviews",
     "run_stats",
     "schema_versions",
     "skips",
@@ -443,4 +444,24 @@ skips = Table(
     Column("user_id", BigInteger, primary_key=True),
     Column("reason", Text, nullable=False),
     Column("at", Float, nullable=False),
+)
+
+# A reviewer's decision on an annotation: accept, reject (with a reason code from the project's
+# taxonomy), fix (the corrected value is a new annotation that supersedes the original), escalate.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("annotation_id", BigInteger, nullable=False),
+    Column("task_id", BigInteger, nullable=False),
+    Column("reviewer_id", BigInteger, nullable=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reason_code", String(64), nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("fixed_by", BigInteger, nullable=True),
+    Column("at", Float, nullable=False),
+    Index(None, "annotation_id"),
+    Index(None, "project_id", "id"),
 )

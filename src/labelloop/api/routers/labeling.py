@@ -13,6 +13,7 @@ from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.errors import NotFoundError
 from labelloop.governance.service import Principal, require
 from labelloop.labeling.queue import next_task, renew_lease, skip_task, submit_annotation
+from labelloop.labeling.review import adjudicate, next_for_adjudication, next_for_review, review_annotation
 from labelloop.labeling.schemas import current_version, publish_schema
 from labelloop.labeling.tasks import create_tasks, list_tasks
 from labelloop.project import Project
@@ -149,3 +150,61 @@ def renew(task_id: int, body: LeaseIn, principal: CurrentPrincipal, registry: Re
     target = _task_project(registry, principal, task_id)
     require(principal, "queue.work", target.name)
     return renew_lease(target, principal, task_id, body.lease_id)
+
+
+class ReviewIn(BaseModel):
+    """A reviewer's decision on an annotation."""
+
+    decision: str = Field(examples=["accept", "reject", "fix", "escalate"])
+    reason_code: str | None = Field(default=None, description="from the project's taxonomy; needed to reject or fix")
+    value: dict[str, Any] | None = Field(default=None, description="the corrected value, for a fix")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class AdjudicationIn(BaseModel):
+    """The final value of a task, and why."""
+
+    value: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post(
+    "/projects/{project}/review/next",
+    summary="The next annotation to review (never the caller's own)",
+    responses={204: {"description": "nothing to review"}},
+)
+def review_next(project: str, principal: CurrentPrincipal, registry: Registry) -> Any:
+    """200 with the annotation and its record, or 204."""
+    require(principal, "review.decide", project)
+    found = next_for_review(registry.get(project), principal)
+    return Response(status_code=204) if found is None else found
+
+
+@router.post("/annotations/{annotation_id}/reviews", status_code=201, summary="Accept, reject, fix or escalate")
+def review(annotation_id: int, body: ReviewIn, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """A fix stores the corrected value as a new annotation that supersedes the original (kept)."""
+    target = registry.get(principal.project)
+    require(principal, "review.decide", target.name)
+    return review_annotation(
+        target, principal, annotation_id, body.decision, body.reason_code, body.value, body.comment
+    )
+
+
+@router.post(
+    "/projects/{project}/adjudication/next",
+    summary="The next task waiting for adjudication, all its answers side by side",
+    responses={204: {"description": "nothing to adjudicate"}},
+)
+def adjudication_next(project: str, principal: CurrentPrincipal, registry: Registry) -> Any:
+    """200 with the task, its record and its annotations, or 204."""
+    require(principal, "adjudicate", project)
+    found = next_for_adjudication(registry.get(project), principal)
+    return Response(status_code=204) if found is None else found
+
+
+@router.post("/tasks/{task_id}/adjudication", status_code=201, summary="Record a task's final value")
+def adjudication(task_id: int, body: AdjudicationIn, principal: CurrentPrincipal, registry: Registry) -> Any:
+    """The task is complete; 409 if it is not waiting for adjudication."""
+    target = registry.get(principal.project)
+    require(principal, "adjudicate", target.name)
+    return adjudicate(target, principal, task_id, body.value, body.reason)

@@ -1,0 +1,193 @@
+"""Review and adjudication.
+
+A reviewer takes the next submitted annotation that is not their own and not
+reviewed yet, and decides: ``accept``; ``reject`` with a reason code from the
+project's taxonomy (the task asks for one more answer: from someone else, or
+from the author again when ``labeling.rejected_to`` is ``author``); ``fix``
+with a corrected value, stored as a new annotation that supersedes the
+original (kept); or ``escalate`` to adjudication. Reason codes, counted per
+label and per annotator, are the error-type instrumentation.
+
+An adjudicator sees every answer of a task that ran out of annotators without
+agreement (or was escalated) side by side and records the final value with a
+reason; nobody reviews or adjudicates their own work.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from labelloop.governance.service import Principal
+from labelloop.labeling.queue import record_text
+from labelloop.labeling.schemas import schema_version
+from labelloop.project import Project
+from labelloop.store import repo
+
+__all__ = ["adjudicate", "next_for_adjudication", "next_for_review", "review_annotation"]
+
+DECISIONS = ("accept", "reject", "fix", "escalate")
+
+
+def _annotation_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "annotation_id": int(row["id"]),
+        "task_id": int(row["task_id"]),
+        "record_id": int(row["record_id"]),
+        "author_id": int(row["user_id"]),
+        "value": orjson.loads(row["value"]),
+        "schema_version": int(row["schema_version"]),
+        "status": row["status"],
+        "created_at": row["created_at"],
+    }
+
+
+def next_for_review(project: Project, principal: Principal) -> dict[str, Any] | None:
+    """The oldest submitted annotation the caller did not make and nobody reviewed, with its record."""
+    with project.store.read() as conn:
+        row = repo.next_unreviewed(conn, project.id, principal.user_id)
+        if row is None:
+            return None
+        record = repo.record_for_task(conn, int(row["record_id"]))
+    view = _annotation_view(row)
+    view["record"] = {"id": view["record_id"], "payload": orjson.loads(record["payload"]) if record["payload"] else {}}
+    return view
+
+
+def review_annotation(
+    project: Project,
+    principal: Principal,
+    annotation_id: int,
+    decision: str,
+    reason_code: str | None = None,
+    value: Any = None,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Record a reviewer's decision (see the module docstring); returns the review and any new annotation."""
+    if decision not in DECISIONS:
+        raise InvalidInputError(f"decision must be one of {', '.join(DECISIONS)}")
+    codes = project.config.labeling.reason_codes
+    if decision in ("reject", "fix") and reason_code not in codes:
+        raise InvalidInputError(f"a {decision} needs a reason_code from the project's taxonomy: {', '.join(codes)}")
+    if reason_code is not None and reason_code not in codes:
+        raise InvalidInputError(f"unknown reason_code '{reason_code}' (taxonomy: {', '.join(codes)})")
+    if decision != "fix" and value is not None:
+        raise InvalidInputError("only a 'fix' carries a value")
+    now = time.time()
+    with project.store.write() as conn:
+        row = repo.get_annotation(conn, annotation_id, lock=True)
+        if row is None or int(row["project_id"]) != principal.project_id or int(row["project_id"]) != project.id:
+            raise NotFoundError(f"annotation {annotation_id} not found")
+        if int(row["user_id"]) == principal.user_id:
+            raise PermissionDeniedError("nobody reviews their own work")
+        if row["status"] != "submitted":
+            raise ConflictError(f"annotation {annotation_id} is {row['status']}: already decided")
+        task = repo.get_task(conn, int(row["task_id"]), lock=True)
+        assert task is not None
+        fixed_by = None
+        if decision == "accept":
+            repo.set_annotation_status(conn, annotation_id, "accepted")
+        elif decision == "reject":
+            repo.set_annotation_status(conn, annotation_id, "rejected")
+            # one answer fewer: the task asks again (the author too, if the project says so)
+            repo.reopen_task_for_one_more(conn, int(task["id"]))
+            if project.config.labeling.rejected_to == "author":
+                repo.free_author_lease(conn, int(task["id"]), int(row["user_id"]))
+        elif decision == "fix":
+            sv = schema_version(conn, project, int(row["schema_version"]))
+            text = record_text(conn, project, int(row["record_id"])) if sv.needs_text else None
+            normalized = sv.schema.validate(value, text)
+            fixed_by = repo.supersede_annotation(
+                conn,
+                row,
+                value=orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
+                schema_version=int(row["schema_version"]),
+                created_at=now,
+            )
+            repo.set_annotation_fields(conn, fixed_by, user_id=principal.user_id, status="accepted", lease_id=None)
+        else:  # escalate
+            repo.set_annotation_status(conn, annotation_id, "escalated")
+            repo.set_task_state(conn, int(task["id"]), "adjudication", now)
+        review_id = repo.add_review(
+            conn,
+            project_id=project.id,
+            annotation_id=annotation_id,
+            task_id=int(row["task_id"]),
+            reviewer_id=principal.user_id,
+            author_id=int(row["user_id"]),
+            decision=decision,
+            reason_code=reason_code,
+            comment=(comment or "")[:2000] or None,
+            fixed_by=fixed_by,
+            at=now,
+        )
+        repo.audit(
+            conn, project.id, f"user:{principal.name}", f"review.{decision}", str(annotation_id), reason=reason_code
+        )
+    return {"review_id": review_id, "annotation_id": annotation_id, "decision": decision, "fixed_by": fixed_by}
+
+
+def next_for_adjudication(project: Project, principal: Principal) -> dict[str, Any] | None:
+    """The oldest task waiting for adjudication with all its answers side by side (none of them the caller's)."""
+    with project.store.read() as conn:
+        task = repo.next_adjudication_task(conn, project.id, principal.user_id)
+        if task is None:
+            return None
+        answers = [_annotation_view(r) for r in repo.task_annotations(conn, int(task["id"]))]
+        record = repo.record_for_task(conn, int(task["record_id"]))
+    return {
+        "task_id": int(task["id"]),
+        "record": {
+            "id": int(task["record_id"]),
+            "payload": orjson.loads(record["payload"]) if record["payload"] else {},
+        },
+        "schema_version": int(task["schema_version"]),
+        "annotations": answers,
+    }
+
+
+def adjudicate(project: Project, principal: Principal, task_id: int, value: Any, reason: str) -> dict[str, Any]:
+    """Record the final value of a task waiting for adjudication; the task is complete."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInputError("an adjudication needs a reason")
+    now = time.time()
+    with project.store.write() as conn:
+        task = repo.get_task(conn, task_id, lock=True)
+        if task is None or int(task["project_id"]) != principal.project_id or int(task["project_id"]) != project.id:
+            raise NotFoundError(f"task {task_id} not found")
+        if task["state"] != "adjudication":
+            raise ConflictError(f"task {task_id} is {task['state']}, not waiting for adjudication")
+        answers = repo.task_annotations(conn, task_id)
+        if any(int(a["user_id"]) == principal.user_id for a in answers):
+            raise PermissionDeniedError("nobody adjudicates a task they answered")
+        sv = schema_version(conn, project, int(task["schema_version"]))
+        text = record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
+        normalized = sv.schema.validate(value, text)
+        annotation_id = repo.add_annotation(
+            conn,
+            project_id=project.id,
+            task_id=task_id,
+            record_id=int(task["record_id"]),
+            user_id=principal.user_id,
+            lease_id=None,
+            value=orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
+            schema_version=sv.version,
+            guidelines_version=sv.version,
+            duration_ms=None,
+            idempotency_key=None,
+            created_at=now,
+        )
+        repo.set_annotation_status(conn, annotation_id, "adjudicated")
+        repo.set_task_state(conn, task_id, "complete", now)
+        repo.add_counters(
+            conn,
+            project.id,
+            {repo.sharded("tasks_adjudication", task_id): -1, repo.sharded("tasks_complete", task_id): 1,
+             repo.sharded("labeled", task_id): 1},
+        )  # fmt: skip
+        repo.audit(conn, project.id, f"user:{principal.name}", "adjudicate", str(task_id), reason=reason[:500])
+    return {"task_id": task_id, "annotation_id": annotation_id, "state": "complete"}
