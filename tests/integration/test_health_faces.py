@@ -189,3 +189,16 @@ def test_api_near_duplicate_cluster(make_project: ProjectFactory) -> None:
         alone = client.get(f"/api/v1/records/{ids['unrelated']}/cluster", headers=headers).json()
         assert alone == {"record_id": ids["unrelated"], "root": ids["unrelated"], "members": []}
         assert_problem(client.get("/api/v1/records/987654/cluster", headers=headers), 404)
+
+
+def test_cli_audit_verify(project: Project, env: dict[str, str]) -> None:
+    from sqlalchemy import text
+
+    ok_json(run(["consent", "withdraw", "--subject", "s1", "--purpose", "labeling", "--project-dir", project.dir,
+                 "--json"], env))  # fmt: skip
+    intact = ok_json(run(["audit", "verify", "--project-dir", project.dir, "--json"], env))
+    assert intact["ok"] is True and intact["entries"] >= 1
+    with project.store.write() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory'"))
+    line = user_error(run(["audit", "verify", "--project-dir", project.dir], env))
+    assert "audit log broken at entry" in line

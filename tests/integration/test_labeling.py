@@ -375,3 +375,39 @@ def test_review_accept_reject_fix_and_adjudication(make_project: ProjectFactory)
     assert next_for_adjudication(project, judge) is None
     with pytest.raises(ConflictError):
         adjudicate(project, judge, again["task_id"], answer("sport"), "again")
+
+
+# -- audit chain -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "reorder"])
+def test_audit_chain_detects_tampering(make_project: ProjectFactory, tamper: str) -> None:
+    from labelloop.governance.audit import verify_audit
+
+    project = make_project(labeling_config())
+    seed_records(project, 3)
+    for i in range(3):
+        add_user(project, f"user{i}", "annotator")
+    create_tasks(project)
+    before = verify_audit(project)
+    assert before["ok"] and before["entries"] >= 5
+    with project.store.write() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT id FROM audit_log ORDER BY id"))]
+        if tamper == "edit":
+            conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = :i"), {"i": ids[2]})
+        elif tamper == "delete":
+            conn.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": ids[2]})
+        else:  # swap two entries' contents and hashes: each still self-consistent, the order is not
+            a, b = (
+                conn.execute(text("SELECT * FROM audit_log WHERE id = :i"), {"i": i}).mappings().one() for i in ids[1:3]
+            )
+            for target, source in ((ids[1], b), (ids[2], a)):
+                conn.execute(
+                    text("UPDATE audit_log SET actor = :actor, action = :action, target = :target, at = :at, "
+                         "details = :details, prev_hash = :prev_hash, hash = :hash WHERE id = :id"),
+                    {**{k: source[k] for k in ("actor", "action", "target", "at", "details", "prev_hash", "hash")},
+                     "id": target},
+                )  # fmt: skip
+    after = verify_audit(project)
+    assert not after["ok"]
+    assert after["first_bad"] in ids[1:4]

@@ -46,6 +46,8 @@ tasks_app = typer.Typer(help="Labeling tasks.", no_args_is_help=True)
 schema_app = typer.Typer(help="The label schema and its versions.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(schema_app, name="schema")
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 
 err = Console(stderr=True)
@@ -432,6 +434,21 @@ def schema_show(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> N
     if found is None:
         raise NotFoundError("no label schema published yet: 'labelloop tasks create' publishes the first")
     emit(found.public(), as_json, lambda d: out.print_json(data=d))
+
+
+@audit_app.command("verify")
+@user_errors
+def audit_verify(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
+    """Check that no audit entry was edited, deleted or moved (exit 1 if one was)."""
+    from labelloop.errors import ConflictError
+    from labelloop.governance.audit import verify_audit
+
+    result = verify_audit(_open(project_dir))
+    if not result["ok"]:
+        raise ConflictError(
+            f"audit log broken at entry {result['first_bad']} ({result['entries']} checked): {result['problem']}"
+        )
+    emit(result, as_json, lambda d: out.print(f"audit log intact: {d['entries']:,} entries chained"))
 
 
 def _actor() -> str:

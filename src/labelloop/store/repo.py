@@ -9,14 +9,15 @@ import os
 import socket
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from labelloop.domain.audit import GENESIS, entry_hash
 from labelloop.domain.columns import fixed_binary_list
 from labelloop.errors import NotFoundError, StorageError
 from labelloop.store.tables import (
@@ -711,17 +712,35 @@ def user_by_token(conn: Connection, token_sha256: str) -> dict[str, Any] | None:
 
 
 def audit(conn: Connection, project_id: int, actor: str, action: str, target: str | None, **details: Any) -> None:
-    """Append to the audit log."""
-    conn.execute(
-        insert(audit_log).values(
-            project_id=project_id,
-            actor=actor,
-            action=action,
-            target=target,
-            at=now(),
-            details=orjson.dumps(details).decode() if details else None,
-        )
-    )
+    """Append to the project's hash-chained audit log (see :mod:`labelloop.domain.audit`).
+
+    Appends are serialized per project (an advisory transaction lock on PostgreSQL, the
+    write lock on SQLite) so that two writers never chain onto the same entry.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _signed(_mix(0xA0D17 ^ project_id))})
+    prev = conn.execute(
+        select(audit_log.c.hash).where(audit_log.c.project_id == project_id).order_by(audit_log.c.id.desc()).limit(1)
+    ).scalar()
+    entry = {
+        "project_id": project_id,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "at": now(),
+        "details": orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode() if details else None,
+    }
+    prev_hash = str(prev) if prev else GENESIS
+    conn.execute(insert(audit_log).values(**entry, prev_hash=prev_hash, hash=entry_hash(prev_hash, entry)))
+
+
+def audit_entries(conn: Connection, project_id: int) -> Iterator[dict[str, Any]]:
+    """A project's audit entries in id order."""
+    rows = conn.execute(
+        select(audit_log).where(audit_log.c.project_id == project_id).order_by(audit_log.c.id)
+    ).mappings()
+    for row in rows:
+        yield dict(row)
 
 
 def last_runs(conn: Connection, project_id: int, limit: int = 10) -> list[dict[str, Any]]:

@@ -318,6 +318,9 @@ audit_log = Table(
     Column("target", Text, nullable=True),
     Column("at", Float, nullable=False),
     Column("details", Text, nullable=True),
+    # Hash chain: each entry holds the previous entry's hash and its own (see domain.audit).
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
     Index(None, "project_id", "id"),
 )
 
