@@ -273,6 +273,12 @@ class LabelingSpec(_Strict):
     lease_seconds: int = Field(default=600, ge=5, le=86_400)
     max_leases_per_user: int = Field(default=3, ge=1, le=100, description="tasks one person may hold at once")
     daily_cap: int | None = Field(default=None, ge=1, description="annotations per person per day (UTC)")
+    gold_rate: float = Field(default=0.0, ge=0, le=0.5, description="share of leases that are gold items")
+    gold_min_answers: int = Field(default=5, ge=1, description="gold answers before anyone is paused")
+    gold_min_accuracy: float = Field(
+        default=0.7, gt=0, le=1, description="pause when the 95% interval's upper end falls below this"
+    )
+    gold_feedback: bool = Field(default=False, description="tell the annotator right after a gold item")
     rejected_to: Literal["others", "author"] = Field(
         default="others", description="who answers again after a reviewer rejects an annotation"
     )

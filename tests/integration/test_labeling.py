@@ -411,3 +411,58 @@ def test_audit_chain_detects_tampering(make_project: ProjectFactory, tamper: str
     after = verify_audit(project)
     assert not after["ok"]
     assert after["first_bad"] in ids[1:4]
+
+
+# -- gold ------------------------------------------------------------------------------------------
+
+
+def test_gold_items_measure_annotators_and_pause_the_inaccurate(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    from labelloop.labeling import queue
+    from labelloop.labeling.gold import add_gold, gold_report, resume_annotator, wilson
+
+    monkeypatch.setattr(queue, "_random", random.Random(3))  # which leases are gold: fixed for the test
+    project = make_project(
+        labeling_config(overlap=2, gold_rate=0.5, gold_min_answers=3, gold_min_accuracy=0.9, gold_feedback=True)
+    )
+    seed_records(project, 30)
+    with project.store.read() as conn:
+        ids = [int(r[0]) for r in conn.execute(text("SELECT id FROM records ORDER BY id"))]
+    for rid in ids[:4]:
+        add_gold(project, rid, answer("sport"))
+    with pytest.raises(InvalidInputError):
+        add_gold(project, ids[0], answer("sport"))  # already an item
+    with pytest.raises(InvalidInputError):
+        add_gold(project, ids[5], answer("cooking"))  # not a label
+    assert create_tasks(project)["created"] == 26  # gold records are not regular tasks
+
+    good, bad = principal(project, "good"), principal(project, "bad")
+    seen_gold = {"good": 0, "bad": 0}
+    for person, label in ((bad, "tech"), (good, "sport")):
+        for _ in range(20):
+            try:
+                leased = next_task(project, person)
+            except ConflictError as exc:
+                assert person is bad and "paused" in str(exc)
+                break
+            if leased is None:
+                break
+            assert "is_gold" not in leased and "gold_value" not in str(leased)  # indistinguishable
+            done = submit_annotation(project, person, leased["task_id"], leased["lease_id"], answer(label))
+            if "gold" in done:
+                seen_gold[person.name] += 1
+                assert done["gold"]["correct"] is (label == "sport")
+    report = {r["user"]: r for r in gold_report(project)}
+    assert report["good"]["correct"] == report["good"]["answers"] == seen_gold["good"] >= 1
+    assert report["bad"]["correct"] == 0 and report["bad"]["answers"] >= 3
+    assert report["bad"]["paused"] is True and report["good"]["paused"] is False
+    low, high = wilson(0, 3)
+    assert low == 0.0 and 0.5 < high < 0.6
+    resume_annotator(project, "bad")
+    assert next_task(project, bad) is not None  # resumed: leases again
+    with project.store.read() as conn:
+        actions = [r[0] for r in conn.execute(text("SELECT action FROM audit_log ORDER BY id"))]
+    assert "annotator.paused" in actions and "annotator.resumed" in actions

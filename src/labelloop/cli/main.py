@@ -48,6 +48,8 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(schema_app, name="schema")
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+gold_app = typer.Typer(help="Gold items: records with a known answer that measure annotators.", no_args_is_help=True)
+app.add_typer(gold_app, name="gold")
 app.add_typer(user_app, name="user")
 
 err = Console(stderr=True)
@@ -451,6 +453,62 @@ def audit_verify(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> 
     emit(result, as_json, lambda d: out.print(f"audit log intact: {d['entries']:,} entries chained"))
 
 
+@gold_app.command("add")
+@user_errors
+def gold_add(
+    record_id: Annotated[int, typer.Argument(metavar="RECORD_ID", help="The record with a known answer.")],
+    value: Annotated[str, typer.Option(help='The known answer as JSON, e.g. {"topic": {"label": "sport"}}.')],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Make a record a gold item."""
+    from labelloop.errors import InvalidInputError
+    from labelloop.labeling.gold import add_gold
+
+    try:
+        known = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"--value is not JSON: {exc}") from None
+    result = add_gold(_open(project_dir), record_id, known, actor=_actor())
+    emit(result, as_json, lambda d: out.print(f"record {d['record_id']} is gold item (task {d['task_id']})"))
+
+
+@gold_app.command("report")
+@user_errors
+def gold_report_cmd(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
+    """Gold accuracy per annotator, with its 95% interval, and who is paused."""
+    from labelloop.labeling.gold import gold_report
+
+    rows = gold_report(_open(project_dir))
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table("annotator", "gold answers", "correct", "accuracy", "95% interval", "paused")
+        for r in d["annotators"]:
+            accuracy = "" if r["accuracy"] is None else f"{r['accuracy']:.0%}"
+            low, high = r["interval"]
+            table.add_row(
+                r["user"], str(r["answers"]), str(r["correct"]), accuracy, f"{low:.2f}-{high:.2f}",
+                r["paused_reason"] or "",
+            )  # fmt: skip
+        out.print(table)
+
+    emit({"annotators": rows}, as_json, human)
+
+
+@user_app.command("resume")
+@user_errors
+def user_resume(
+    name: Annotated[str, typer.Argument(help="The paused annotator.")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Lift a gold pause: the annotator gets leases again."""
+    from labelloop.labeling.gold import resume_annotator
+
+    result = resume_annotator(_open(project_dir), name, actor=_actor())
+    emit(result, as_json, lambda d: out.print(f"user {d['user']} resumed"))
+
+
 def _actor() -> str:
     return "cli:" + (os.environ.get("USER") or os.environ.get("USERNAME") or "unknown")
 
@@ -499,6 +557,8 @@ def status(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
             state = " (held)" if item["held"] and not item["decision"] else ""
             checks = "; ".join(a["message"] for a in item["anomalies"])
             out.print(f"[yellow]anomalous run {item['run_id']} of {item['source']}{state}:[/] {checks}")
+        for person in d["paused_annotators"]:
+            out.print(f"[yellow]annotator {person['user']} paused:[/] {person['reason']} ('labelloop user resume')")
 
     emit(data, as_json, human)
 

@@ -24,6 +24,7 @@ def project_status(project: Project) -> dict[str, Any]:
         counts = repo.get_counters(conn, project.id)
         runs = repo.last_runs(conn, project.id, limit=1)
         anomalies = repo.run_anomalies(conn, project.id, limit=10)
+        paused = repo.paused_users(conn, project.id)
     by_status = {
         "accepted": counts.get("accepted", 0),
         "duplicate": counts.get("duplicate", 0),
@@ -54,6 +55,7 @@ def project_status(project: Project) -> dict[str, Any]:
             "pii_dropped": counts.get("pii_dropped", 0),
         },
         "anomalies": anomalies,
+        "paused_annotators": paused,
         "last_run": None
         if last is None
         else {

@@ -17,6 +17,7 @@ agreeing answers complete it; otherwise it asks one more person, up to
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from labelloop.config import LabelingSpec
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from labelloop.governance.service import Principal
+from labelloop.labeling.gold import check_gold_answer
 from labelloop.labeling.schemas import SchemaVersion, schema_version
 from labelloop.project import Project
 from labelloop.store import queue_sql, repo
@@ -44,6 +46,7 @@ SWEEP_INTERVAL_S = 1.0
 # its holder's submit then gets 409 and asks again; no answer is ever at risk, since submits
 # commit durably. Measured: next + submit 10.7 -> ~7 ms for one client.
 _last_sweep: dict[tuple[int, int], float] = {}
+_random = random.Random()  # which leases are gold: not predictable by the annotator
 _sweep_lock = threading.Lock()
 
 
@@ -81,8 +84,16 @@ def _next_task(project: Project, principal: Principal, settings: LabelingSpec) -
             midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
             if repo.annotations_since(conn, principal.user_id, midnight) >= settings.daily_cap:
                 raise ConflictError(f"daily cap reached ({settings.daily_cap} annotations); back tomorrow (UTC)")
+        paused = repo.user_pause(conn, principal.user_id)
+        if paused is not None:
+            raise ConflictError(f"you are paused ({paused}); a steward can resume you")
         expires = now + settings.lease_seconds
-        leased = queue_sql.lease_next(conn, project.id, principal.user_id, now, expires, settings.max_leases_per_user)
+        cap = settings.max_leases_per_user
+        leased = None
+        if settings.gold_rate and _random.random() < settings.gold_rate:
+            leased = queue_sql.lease_next(conn, project.id, principal.user_id, now, expires, cap, gold=True)
+        if leased is None:
+            leased = queue_sql.lease_next(conn, project.id, principal.user_id, now, expires, cap)
         if leased is None:
             held = repo.active_lease_count(conn, principal.user_id)
             if held >= settings.max_leases_per_user:
@@ -163,9 +174,16 @@ def submit_annotation(
             sv = schema_version(conn, project, int(task["schema_version"]))
             text = record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
             normalized = sv.schema.validate(value, text)  # 422: nothing is written
-            state, overlap = _after_answer(conn, project, task, sv, normalized)
+            gold = bool(task["is_gold"])
+            if gold:  # a gold item stays in the pool; its answers measure people, they do not label it
+                state, overlap = (
+                    ("open" if int(task["done"]) + 1 < int(task["overlap"]) else "complete"),
+                    int(task["overlap"]),
+                )
+            else:
+                state, overlap = _after_answer(conn, project, task, sv, normalized)
             deltas = {repo.sharded("annotations", task_id): 1}
-            if state != "open":
+            if state != "open" and not gold:
                 deltas[repo.sharded("tasks_open", task_id)] = -1
                 deltas[repo.sharded(f"tasks_{state}", task_id)] = 1
                 if state == "complete":
@@ -192,6 +210,19 @@ def submit_annotation(
                 now=now,
                 counters=[(project.id, name, delta) for name, delta in sorted(deltas.items())],
             )
+            checked = None
+            if gold:
+                checked = check_gold_answer(
+                    conn,
+                    project,
+                    sv,
+                    task_id=task_id,
+                    annotation_id=annotation_id,
+                    user_id=principal.user_id,
+                    answer=normalized,
+                    known=orjson.loads(task["gold_value"]),
+                    now=now,
+                )
     except IntegrityError:
         # a concurrent retry with the same idempotency key won the race: answer with its annotation
         with project.store.read() as conn:
@@ -199,7 +230,10 @@ def submit_annotation(
         if earlier is None:
             raise
         return _replay(earlier, task_id)
-    return {"annotation_id": annotation_id, "task_state": state}
+    out: dict[str, Any] = {"annotation_id": annotation_id, "task_state": state}
+    if checked is not None and project.config.labeling.gold_feedback:
+        out["gold"] = checked  # immediate feedback, only when the project asks for it
+    return out
 
 
 def _replay(earlier: dict[str, Any], task_id: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ _PICK_PG = """
 WITH picked AS (
     SELECT t.id, t.record_id, t.schema_version FROM tasks t
     WHERE t.project_id = %(project)s AND t.state = 'open' AND t.leased < t.overlap - t.done
+      AND t.is_gold = %(gold)s
       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.user_id = %(user)s
                       AND l.state IN ('active', 'submitted'))
       AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.task_id = t.id AND s.user_id = %(user)s)
@@ -42,7 +43,7 @@ FROM lease JOIN picked ON picked.id = lease.task_id JOIN records r ON r.id = pic
 
 _PICK_SQLITE = """
 SELECT t.id, t.record_id, t.schema_version FROM tasks t
-WHERE t.project_id = ? AND t.state = 'open' AND t.leased < t.overlap - t.done
+WHERE t.project_id = ? AND t.state = 'open' AND t.leased < t.overlap - t.done AND t.is_gold = ?
   AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.user_id = ?
                   AND l.state IN ('active', 'submitted'))
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.task_id = t.id AND s.user_id = ?)
@@ -56,7 +57,7 @@ def _cursor(conn: Connection) -> Any:
 
 
 def lease_next(
-    conn: Connection, project_id: int, user_id: int, now: float, expires: float, cap: int
+    conn: Connection, project_id: int, user_id: int, now: float, expires: float, cap: int, *, gold: bool = False
 ) -> tuple[int, int, int, int, str | None, str | None] | None:
     """Pick the caller's next task and lease it: (lease, task, record, schema version, payload, blob) or None.
 
@@ -67,7 +68,10 @@ def lease_next(
         if conn.dialect.name == "postgresql":
             # the grant need not wait for the WAL flush: see labelloop.labeling.queue
             cur.execute("SET LOCAL synchronous_commit = off")
-            cur.execute(_PICK_PG, {"project": project_id, "user": user_id, "now": now, "expires": expires, "cap": cap})
+            cur.execute(
+                _PICK_PG,
+                {"project": project_id, "user": user_id, "now": now, "expires": expires, "cap": cap, "gold": gold},
+            )
             row = cur.fetchone()
             if row is None:
                 return None
@@ -75,7 +79,7 @@ def lease_next(
         cur.execute("SELECT count(*) FROM leases WHERE user_id = ? AND state = 'active'", (user_id,))
         if int(cur.fetchone()[0]) >= cap:
             return None
-        cur.execute(_PICK_SQLITE, (project_id, user_id, user_id))
+        cur.execute(_PICK_SQLITE, (project_id, gold, user_id, user_id))
         picked = cur.fetchone()
         if picked is None:
             return None
@@ -100,7 +104,7 @@ def lock_task_and_lease(conn: Connection, task_id: int, lease_id: int) -> Mappin
     mark = "%s" if pg else "?"
     sql = (
         "SELECT t.project_id, t.record_id, t.schema_version, t.state, t.overlap, t.k_max, t.done, "
-        "l.task_id, l.user_id, l.state, l.expires_at "
+        "t.is_gold, t.gold_value, l.task_id, l.user_id, l.state, l.expires_at "
         f"FROM tasks t JOIN leases l ON l.id = {mark} WHERE t.id = {mark}" + (" FOR UPDATE OF t, l" if pg else "")
     )
     cur = _cursor(conn)
@@ -113,7 +117,7 @@ def lock_task_and_lease(conn: Connection, task_id: int, lease_id: int) -> Mappin
         return None
     keys = (
         "project_id", "record_id", "schema_version", "state", "overlap", "k_max", "done",
-        "lease_task_id", "lease_user_id", "lease_state", "expires_at",
+        "is_gold", "gold_value", "lease_task_id", "lease_user_id", "lease_state", "expires_at",
     )  # fmt: skip
     return dict(zip(keys, row, strict=True))
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from labelloop.domain.audit import GENESIS, entry_hash
@@ -26,6 +26,7 @@ from labelloop.store.tables import (
     audit_log,
     consent_withdrawals,
     counters,
+    gold_checks,
     ingest_batches,
     ingest_runs,
     leases,
@@ -1433,3 +1434,115 @@ def review_counts(conn: Connection, project_id: int) -> list[dict[str, Any]]:
         .group_by(reviews.c.decision, reviews.c.reason_code, reviews.c.author_id)
     )
     return [{"decision": r[0], "reason_code": r[1], "author_id": int(r[2]), "count": int(r[3])} for r in rows]
+
+
+# -- gold ---------------------------------------------------------------------------------------------
+
+
+def add_gold_task(
+    conn: Connection,
+    project_id: int,
+    record_id: int,
+    *,
+    schema_version: int,
+    overlap: int,
+    gold_value: str,
+    created_at: float,
+) -> int:
+    """An open gold task with its known answer."""
+    return int(
+        conn.execute(
+            insert(tasks)
+            .values(
+                project_id=project_id,
+                record_id=record_id,
+                schema_version=schema_version,
+                state="open",
+                rank=0,
+                overlap=overlap,
+                k_max=overlap,
+                done=0,
+                leased=0,
+                is_gold=True,
+                gold_value=gold_value,
+                selection=orjson.dumps({"strategy": "gold"}).decode(),
+                created_at=created_at,
+            )
+            .returning(tasks.c.id)
+        ).scalar_one()
+    )
+
+
+def add_gold_check(
+    conn: Connection, project_id: int, annotation_id: int, task_id: int, user_id: int, correct: bool, at: float
+) -> None:
+    """Record the outcome of a gold answer."""
+    conn.execute(
+        insert(gold_checks).values(
+            project_id=project_id, annotation_id=annotation_id, task_id=task_id, user_id=user_id, correct=correct, at=at
+        )
+    )
+
+
+def gold_totals(conn: Connection, project_id: int, user_id: int) -> tuple[int, int]:
+    """(gold answers, correct ones) of a person."""
+    row = conn.execute(
+        select(func.count(), func.coalesce(func.sum(case((gold_checks.c.correct, 1), else_=0)), 0)).where(
+            gold_checks.c.project_id == project_id, gold_checks.c.user_id == user_id
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def gold_by_user(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Gold answers and correct ones per user, with their names and pause state."""
+    rows = conn.execute(
+        select(
+            users.c.name,
+            users.c.paused_at,
+            users.c.paused_reason,
+            func.count(gold_checks.c.id),
+            func.coalesce(func.sum(case((gold_checks.c.correct, 1), else_=0)), 0),
+        )
+        .join(gold_checks, gold_checks.c.user_id == users.c.id)
+        .where(gold_checks.c.project_id == project_id)
+        .group_by(users.c.name, users.c.paused_at, users.c.paused_reason)
+        .order_by(users.c.name)
+    )
+    return [
+        {"user": r[0], "paused": r[1] is not None, "paused_reason": r[2], "answers": int(r[3]), "correct": int(r[4])}
+        for r in rows
+    ]
+
+
+def pause_user(conn: Connection, user_id: int, at: float, reason: str) -> bool:
+    """Pause a person (no new leases); False if already paused."""
+    result = conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.paused_at.is_(None))
+        .values(paused_at=at, paused_reason=reason)
+    )
+    return bool(result.rowcount)
+
+
+def resume_user(conn: Connection, user_id: int) -> None:
+    """Lift a pause."""
+    conn.execute(update(users).where(users.c.id == user_id).values(paused_at=None, paused_reason=None))
+
+
+def user_pause(conn: Connection, user_id: int) -> str | None:
+    """Why a person is paused, or None."""
+    row = conn.execute(select(users.c.paused_at, users.c.paused_reason).where(users.c.id == user_id)).first()
+    if row is None or row[0] is None:
+        return None
+    return str(row[1] or "paused")
+
+
+def paused_users(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Annotators paused by gold checks, with why and since when."""
+    rows = conn.execute(
+        select(users.c.name, users.c.paused_at, users.c.paused_reason)
+        .where(users.c.project_id == project_id, users.c.paused_at.is_not(None))
+        .order_by(users.c.name)
+    )
+    return [{"user": r[0], "since": r[1], "reason": r[2]} for r in rows]

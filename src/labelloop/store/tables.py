@@ -33,6 +33,7 @@ __all__ = [
     "consent_withdrawals",
     "content_keys",
     "counters",
+    "gold_checks",
     "ingest_batches",
     "ingest_runs",
     "leases",
@@ -295,6 +296,9 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", String(255), nullable=True),
     Column("created_at", Float, nullable=False),
+    # Set when gold checks pause an annotator (no new leases until a steward resumes them).
+    Column("paused_at", Float, nullable=True),
+    Column("paused_reason", Text, nullable=True),
     UniqueConstraint("project_id", "name"),
 )
 
@@ -467,4 +471,18 @@ reviews = Table(
     Column("at", Float, nullable=False),
     Index(None, "annotation_id"),
     Index(None, "project_id", "id"),
+)
+
+# The outcome of every answer to a gold item: the per-annotator accuracy comes from here.
+gold_checks = Table(
+    "gold_checks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, nullable=False),
+    Column("annotation_id", BigInteger, nullable=False),
+    Column("task_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("at", Float, nullable=False),
+    Index(None, "project_id", "user_id"),
 )

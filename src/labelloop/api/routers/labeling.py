@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.errors import NotFoundError
 from labelloop.governance.service import Principal, require
+from labelloop.labeling.gold import add_gold, gold_report, resume_annotator
 from labelloop.labeling.queue import next_task, renew_lease, skip_task, submit_annotation
 from labelloop.labeling.review import adjudicate, next_for_adjudication, next_for_review, review_annotation
 from labelloop.labeling.schemas import current_version, publish_schema
@@ -208,3 +209,31 @@ def adjudication(task_id: int, body: AdjudicationIn, principal: CurrentPrincipal
     target = registry.get(principal.project)
     require(principal, "adjudicate", target.name)
     return adjudicate(target, principal, task_id, body.value, body.reason)
+
+
+class GoldIn(BaseModel):
+    """A record with a known answer."""
+
+    record_id: int
+    value: dict[str, Any]
+
+
+@router.post("/projects/{project}/gold", status_code=201, summary="Make a record a gold item with its known answer")
+def gold_add(project: str, body: GoldIn, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """Gold items are mixed into annotators' queues at the project's gold_rate."""
+    require(principal, "tasks.create", project)
+    return add_gold(registry.get(project), body.record_id, body.value, actor=f"user:{principal.name}")
+
+
+@router.get("/projects/{project}/annotators", summary="Per annotator: gold accuracy with its interval, pauses")
+def annotators(project: str, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """For stewards: who is below the project's gold accuracy and paused."""
+    require(principal, "tasks.create", project)
+    return {"annotators": gold_report(registry.get(project))}
+
+
+@router.post("/projects/{project}/annotators/{name}/resume", summary="Lift an annotator's gold pause")
+def resume(project: str, name: str, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """The annotator gets leases again."""
+    require(principal, "tasks.create", project)
+    return resume_annotator(registry.get(project), name, actor=f"user:{principal.name}")
