@@ -233,7 +233,9 @@ def test_user_add_prints_a_working_token(project: Project, env: dict[str, str]) 
             stdin="correct horse battery staple\n",
         )
     )
+    expires = created.pop("token_expires_at")
     assert created == {"user": "alice", "role": "annotator", "token": created["token"]}
+    assert 89 * 86_400 < expires - time.time() <= 90 * 86_400  # the default lifetime
     assert isinstance(created["token"], str) and len(created["token"]) >= 20
 
     duplicate = user_error(run(["user", "add", "alice", "--role", "viewer", "--project-dir", project.dir], env))

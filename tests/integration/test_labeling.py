@@ -466,3 +466,28 @@ def test_gold_items_measure_annotators_and_pause_the_inaccurate(
     with project.store.read() as conn:
         actions = [r[0] for r in conn.execute(text("SELECT action FROM audit_log ORDER BY id"))]
     assert "annotator.paused" in actions and "annotator.resumed" in actions
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+
+
+def test_tokens_expire_and_can_be_revoked(make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelloop.errors import AuthenticationError
+    from labelloop.governance import service
+    from labelloop.governance.service import authenticate_token, new_token, revoke_tokens
+
+    project = make_project(labeling_config())
+    made = add_user(project, "tess", "annotator", token_days=1)
+    assert made["token_expires_at"] > time.time() + 86_000
+    assert authenticate_token(project.store, made["token"]).name == "tess"
+    second = new_token(project, "tess")["token"]
+    assert revoke_tokens(project, "tess")["revoked"] == 2
+    for token in (made["token"], second):
+        with pytest.raises(AuthenticationError):
+            authenticate_token(project.store, token)  # revoked: at once in this process, cache included
+    later = new_token(project, "tess", token_days=1)["token"]
+    real = time.time
+    monkeypatch.setattr(service, "TOKEN_TTL_S", 0.0)
+    monkeypatch.setattr(time, "time", lambda: real() + 2 * 86_400)
+    with pytest.raises(AuthenticationError):
+        authenticate_token(project.store, later)  # expired

@@ -1,18 +1,19 @@
-"""Unit tests for password hashing (labelloop.governance.service)."""
+"""Unit tests for password hashing (labelloop.governance.service): argon2id, and scrypt hashes of earlier
+versions still verifying."""
 
 from __future__ import annotations
+
+import base64
+import hashlib
 
 import pytest
 
 from labelloop.governance.service import hash_password, verify_password
 
-# Cheap scrypt parameters keep the suite fast; the format is the same.
-FAST = {"n": 2**4, "r": 8, "p": 1}
-
 
 @pytest.fixture(scope="module")
 def stored() -> str:
-    return hash_password("correct horse battery staple", **FAST)
+    return hash_password("correct horse battery staple")
 
 
 def test_right_password(stored: str) -> None:
@@ -27,35 +28,35 @@ def test_wrong_password(stored: str, attempt: str) -> None:
     assert verify_password(attempt, stored) is False
 
 
-def test_format(stored: str) -> None:
-    parts = stored.split("$")
-    assert parts[:4] == ["scrypt", "16", "8", "1"]
-    assert len(parts) == 6
+def test_format_is_argon2id_with_its_parameters(stored: str) -> None:
+    assert stored.startswith("$argon2id$v=19$m=")
+    assert ",t=" in stored and ",p=" in stored
 
 
-def test_default_parameters_round_trip() -> None:
-    stored = hash_password("s3cret-password")
-    assert stored.startswith("scrypt$16384$8$1$")
-    assert verify_password("s3cret-password", stored) is True
-    assert verify_password("s3cret-passwore", stored) is False
+def test_unicode_password_and_salted_hashes() -> None:
+    first = hash_password("p\u00e4ssw\u00f6rd \U0001f511")
+    second = hash_password("p\u00e4ssw\u00f6rd \U0001f511")
+    assert first != second  # a fresh salt each time
+    assert verify_password("p\u00e4ssw\u00f6rd \U0001f511", first) is True
+    assert verify_password("p\u00e4ssw\u00f6rd \U0001f511", second) is True
+    assert verify_password("passwoerd \U0001f511", first) is False
 
 
-def test_unicode_password() -> None:
-    stored = hash_password("p\u00e4ssw\u00f6rd \U0001f511", **FAST)
-    assert verify_password("p\u00e4ssw\u00f6rd \U0001f511", stored) is True
-    assert verify_password("passwoerd \U0001f511", stored) is False
+def _legacy_scrypt(password: str, n: int = 16) -> str:
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, dklen=32)
+    return f"scrypt${n}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def test_salted_hashes_differ() -> None:
-    first = hash_password("same password", **FAST)
-    second = hash_password("same password", **FAST)
-    assert first != second
-    assert first.split("$")[4] != second.split("$")[4]
-    assert verify_password("same password", first) is True
-    assert verify_password("same password", second) is True
+def test_scrypt_hashes_of_earlier_versions_still_verify() -> None:
+    legacy = _legacy_scrypt("an older password")
+    assert verify_password("an older password", legacy) is True
+    assert verify_password("an older passwore", legacy) is False
 
 
-@pytest.mark.parametrize("value", [None, "", "garbage", "bcrypt$2b$12$abc", "$scrypt$16$8$1$a$b"])
+@pytest.mark.parametrize(
+    "value", [None, "", "garbage", "bcrypt$2b$12$abc", "$scrypt$16$8$1$a$b", "$argon2id$v=19$broken"]
+)
 def test_missing_or_foreign_stored_value(value: str | None) -> None:
     assert verify_password("anything", value) is False
 

@@ -519,6 +519,7 @@ def user_add(
     name: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option(help="admin, steward, annotator, reviewer, adjudicator or viewer.")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read a password from stdin.")] = False,
+    token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the API token lives.")] = 90,
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
 ) -> None:
@@ -526,12 +527,41 @@ def user_add(
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-    result = add_user(_open(project_dir), name, role, password, actor=_actor())
+    result = add_user(_open(project_dir), name, role, password, actor=_actor(), token_days=token_days)
     emit(
         result,
         as_json,
         lambda d: out.print(f"user [bold]{d['user']}[/] ({d['role']}) created.\nAPI token (shown once): {d['token']}"),
     )
+
+
+@user_app.command("token")
+@user_errors
+def user_token(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the API token lives.")] = 90,
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Issue another API token for a user (shown only once)."""
+    from labelloop.governance.service import new_token
+
+    result = new_token(_open(project_dir), name, actor=_actor(), token_days=token_days)
+    emit(result, as_json, lambda d: out.print(f"API token for {d['user']} (shown once): {d['token']}"))
+
+
+@user_app.command("revoke")
+@user_errors
+def user_revoke(
+    name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Revoke every API token of a user."""
+    from labelloop.governance.service import revoke_tokens
+
+    result = revoke_tokens(_open(project_dir), name, actor=_actor())
+    emit(result, as_json, lambda d: out.print(f"{d['revoked']} token(s) of {d['user']} revoked"))
 
 
 @app.command()

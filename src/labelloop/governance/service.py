@@ -1,8 +1,9 @@
 """Users, roles and API tokens.
 
-Passwords are hashed with scrypt (standard library; parameters in the stored
-string so they can be raised later). API tokens are random 32-byte strings
-shown once; only their SHA-256 is stored.
+Passwords are hashed with argon2id (``argon2-cffi``; parameters in the stored
+string, so they can be raised later; scrypt hashes of earlier versions still
+verify). API tokens are random 32-byte strings shown once; only their SHA-256
+is stored; they expire (90 days by default) and can be revoked.
 """
 
 from __future__ import annotations
@@ -17,13 +18,33 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from labelloop.errors import AuthenticationError, ConflictError, InvalidInputError, PermissionDeniedError
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from labelloop.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from labelloop.project import Project
 from labelloop.store import repo
 from labelloop.store.engine import Store
 
-__all__ = ["Principal", "Role", "add_user", "authenticate_token", "hash_password", "require", "verify_password"]
+__all__ = [
+    "Principal",
+    "Role",
+    "add_user",
+    "authenticate_token",
+    "hash_password",
+    "new_token",
+    "require",
+    "revoke_tokens",
+    "verify_password",
+]
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 TOKEN_PREFIX = "ll_"
@@ -68,20 +89,30 @@ class Principal:
     project: str
 
 
-def hash_password(password: str, *, n: int = 2**14, r: int = 8, p: int = 1) -> str:
-    """An scrypt hash string ``scrypt$n$r$p$salt$hash`` for ``password``."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
-    enc = base64.b64encode
-    return f"scrypt${n}${r}${p}${enc(salt).decode()}${enc(digest).decode()}"
+_HASHER = PasswordHasher()  # argon2id with the library's current defaults (RFC 9106 low-memory profile)
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash string (``$argon2id$v=19$m=...``) for ``password``."""
+    return _HASHER.hash(password)
 
 
 def verify_password(password: str, stored: str | None) -> bool:
-    """Whether ``password`` matches a hash from :func:`hash_password` (constant time)."""
-    if not stored or not stored.startswith("scrypt$"):
+    """Whether ``password`` matches a stored hash (argon2id; scrypt hashes of earlier versions too)."""
+    if not stored:
         return False
+    if stored.startswith("$argon2"):
+        try:
+            return _HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    return _verify_scrypt(password, stored)
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """Hashes written before argon2 (``scrypt$n$r$p$salt$hash``); a corrupt one matches nothing."""
     parts = stored.split("$")
-    if len(parts) != 6:
+    if len(parts) != 6 or parts[0] != "scrypt":
         return False
     try:
         n, r, p = (int(x) for x in parts[1:4])
@@ -89,7 +120,7 @@ def verify_password(password: str, stored: str | None) -> bool:
         expected = base64.b64decode(parts[5], validate=True)
         computed = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected) or 32)
     except (ValueError, binascii.Error, MemoryError):
-        return False  # a corrupt stored hash matches no password
+        return False
     return hmac.compare_digest(computed, expected)
 
 
@@ -97,8 +128,22 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(project: Project, name: str, role: str, password: str | None = None, actor: str = "cli") -> dict[str, str]:
-    """Create a user with ``role`` and return it with a new API token (shown only now)."""
+#: Days an API token lives unless told otherwise.
+TOKEN_DAYS = 90
+
+
+def add_user(
+    project: Project,
+    name: str,
+    role: str,
+    password: str | None = None,
+    actor: str = "cli",
+    token_days: int | None = TOKEN_DAYS,
+) -> dict[str, Any]:
+    """Create a user with ``role`` and return it with a new API token (shown only now).
+
+    The token expires after ``token_days`` (never with None).
+    """
     if not USER_NAME.match(name):
         raise InvalidInputError(f"user name '{name}' must be 1-64 letters, digits or _.@- characters")
     try:
@@ -113,9 +158,45 @@ def add_user(project: Project, name: str, role: str, password: str | None = None
         if repo.find_user(conn, project.id, name) is not None:
             raise ConflictError(f"user '{name}' already exists in project '{project.name}'")
         user_id = repo.add_user(conn, project.id, name, role_value.value, password_hash)
-        repo.add_token(conn, user_id, _token_hash(token))
+        expires = _expiry(token_days)
+        repo.add_token(conn, user_id, _token_hash(token), expires)
         repo.audit(conn, project.id, actor, "user.add", name, role=role_value.value)
-    return {"user": name, "role": role_value.value, "token": token}
+    return {"user": name, "role": role_value.value, "token": token, "token_expires_at": expires}
+
+
+def _expiry(days: int | None) -> float | None:
+    if days is None:
+        return None
+    if not 1 <= days <= 3650:
+        raise InvalidInputError("a token lives 1 to 3650 days")
+    return time.time() + days * 86_400
+
+
+def new_token(project: Project, name: str, actor: str = "cli", token_days: int | None = TOKEN_DAYS) -> dict[str, Any]:
+    """Issue another API token for an existing user (shown only now)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with project.store.write() as conn:
+        user = repo.find_user(conn, project.id, name)
+        if user is None:
+            raise NotFoundError(f"no user '{name}' in project {project.name}")
+        expires = _expiry(token_days)
+        repo.add_token(conn, int(user["id"]), _token_hash(token), expires)
+        repo.audit(conn, project.id, actor, "token.issue", name)
+    return {"user": name, "token": token, "token_expires_at": expires}
+
+
+def revoke_tokens(project: Project, name: str, actor: str = "cli") -> dict[str, Any]:
+    """Revoke every token of a user (effective at once in this process, within TOKEN_TTL_S elsewhere)."""
+    with project.store.write() as conn:
+        user = repo.find_user(conn, project.id, name)
+        if user is None:
+            raise NotFoundError(f"no user '{name}' in project {project.name}")
+        revoked = repo.revoke_tokens(conn, int(user["id"]))
+        repo.audit(conn, project.id, actor, "token.revoke", name, tokens=revoked)
+    with _tokens_lock:
+        for key in [k for k, (_t, p) in _tokens.items() if p.user_id == int(user["id"])]:
+            _tokens.pop(key, None)
+    return {"user": name, "revoked": revoked}
 
 
 #: Seconds a verified token is trusted without asking the store again. Every queue call is

@@ -692,9 +692,21 @@ def find_user(conn: Connection, project_id: int, name: str) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
-def add_token(conn: Connection, user_id: int, token_sha256: str) -> None:
-    """Store the hash of a new API token."""
-    conn.execute(insert(api_tokens).values(user_id=user_id, token_sha256=token_sha256, created_at=now()))
+def add_token(conn: Connection, user_id: int, token_sha256: str, expires_at: float | None = None) -> None:
+    """Store the hash of a new API token (valid until ``expires_at``, or forever when None)."""
+    conn.execute(
+        insert(api_tokens).values(user_id=user_id, token_sha256=token_sha256, created_at=now(), expires_at=expires_at)
+    )
+
+
+def revoke_tokens(conn: Connection, user_id: int) -> int:
+    """Revoke every live token of a user; returns how many."""
+    result = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return int(result.rowcount or 0)
 
 
 def user_by_token(conn: Connection, token_sha256: str) -> dict[str, Any] | None:
@@ -704,7 +716,13 @@ def user_by_token(conn: Connection, token_sha256: str) -> dict[str, Any] | None:
             select(users.c.id, users.c.name, users.c.role, users.c.project_id, projects.c.name.label("project"))
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
             .join(projects, projects.c.id == users.c.project_id)
-            .where(and_(api_tokens.c.token_sha256 == token_sha256, api_tokens.c.revoked_at.is_(None)))
+            .where(
+                and_(
+                    api_tokens.c.token_sha256 == token_sha256,
+                    api_tokens.c.revoked_at.is_(None),
+                    or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now()),
+                )
+            )
         )
         .mappings()
         .first()

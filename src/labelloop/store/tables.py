@@ -310,6 +310,7 @@ api_tokens = Table(
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=True),
 )
 
 audit_log = Table(
