@@ -360,6 +360,12 @@ def test_review_accept_reject_fix_and_adjudication(make_project: ProjectFactory)
         "politics"
     )
     assert [tuple(c) for c in codes] == [("accept", None), ("reject", "wrong_label"), ("fix", "wrong_label")]
+    from labelloop.labeling.review import error_types
+
+    summary = error_types(project)
+    assert summary["by_code"] == {"accept": 1, "wrong_label": 2}
+    assert summary["by_label"] == {"sport": {"accept": 1}, "tech": {"wrong_label": 1}, "business": {"wrong_label": 1}}
+    assert summary["by_annotator"] == {"ann": {"accept": 1, "wrong_label": 2}}
 
     # escalate b's answer: the task waits for an adjudicator who did not answer it
     review_annotation(project, rev, submit_annotation(project, b, again["task_id"], again["lease_id"], answer("tech"))[

@@ -27,7 +27,7 @@ from labelloop.labeling.schemas import schema_version
 from labelloop.project import Project
 from labelloop.store import repo
 
-__all__ = ["adjudicate", "next_for_adjudication", "next_for_review", "review_annotation"]
+__all__ = ["adjudicate", "error_types", "next_for_adjudication", "next_for_review", "review_annotation"]
 
 DECISIONS = ("accept", "reject", "fix", "escalate")
 
@@ -191,3 +191,34 @@ def adjudicate(project: Project, principal: Principal, task_id: int, value: Any,
         )  # fmt: skip
         repo.audit(conn, project.id, f"user:{principal.name}", "adjudicate", str(task_id), reason=reason[:500])
     return {"task_id": task_id, "annotation_id": annotation_id, "state": "complete"}
+
+
+def error_types(project: Project) -> dict[str, Any]:
+    """Review outcomes counted by reason code, per label (of the reviewed answer) and per annotator.
+
+    The error-type instrumentation: which labels and which people draw which
+    corrections. Labels come from the single, multi and spans questions of the
+    reviewed annotations.
+    """
+    with project.store.read() as conn:
+        rows = repo.reviews_with_values(conn, project.id)
+        names = repo.user_names(conn, project.id)
+    by_code: dict[str, int] = {}
+    by_label: dict[str, dict[str, int]] = {}
+    by_annotator: dict[str, dict[str, int]] = {}
+    for row in rows:
+        code = row["reason_code"] or row["decision"]
+        by_code[code] = by_code.get(code, 0) + 1
+        author = names.get(int(row["author_id"]), str(row["author_id"]))
+        per_author = by_annotator.setdefault(author, {})
+        per_author[code] = per_author.get(code, 0) + 1
+        value = orjson.loads(row["value"]) if row["value"] else {}
+        for answer in value.values():
+            if not isinstance(answer, dict):
+                continue
+            labels = [answer["label"]] if "label" in answer else list(answer.get("labels", []))
+            labels += [span.get("label") for span in answer.get("spans", []) if isinstance(span, dict)]
+            for label in labels:
+                per_label = by_label.setdefault(str(label), {})
+                per_label[code] = per_label.get(code, 0) + 1
+    return {"by_code": by_code, "by_label": by_label, "by_annotator": by_annotator, "reviews": len(rows)}

@@ -1564,3 +1564,22 @@ def paused_users(conn: Connection, project_id: int) -> list[dict[str, Any]]:
         .order_by(users.c.name)
     )
     return [{"user": r[0], "since": r[1], "reason": r[2]} for r in rows]
+
+
+def reviews_with_values(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Every review of a project with the reviewed annotation's value."""
+    rows = conn.execute(
+        select(reviews.c.decision, reviews.c.reason_code, reviews.c.author_id, annotation_table.c.value)
+        .join(annotation_table, annotation_table.c.id == reviews.c.annotation_id)
+        .where(reviews.c.project_id == project_id)
+        .order_by(reviews.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def user_names(conn: Connection, project_id: int) -> dict[int, str]:
+    """User id -> name of a project."""
+    return {
+        int(r[0]): str(r[1])
+        for r in conn.execute(select(users.c.id, users.c.name).where(users.c.project_id == project_id))
+    }

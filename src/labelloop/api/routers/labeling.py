@@ -14,7 +14,13 @@ from labelloop.errors import NotFoundError
 from labelloop.governance.service import Principal, require
 from labelloop.labeling.gold import add_gold, gold_report, resume_annotator
 from labelloop.labeling.queue import next_task, renew_lease, skip_task, submit_annotation
-from labelloop.labeling.review import adjudicate, next_for_adjudication, next_for_review, review_annotation
+from labelloop.labeling.review import (
+    adjudicate,
+    error_types,
+    next_for_adjudication,
+    next_for_review,
+    review_annotation,
+)
 from labelloop.labeling.schemas import current_version, publish_schema
 from labelloop.labeling.tasks import create_tasks, list_tasks
 from labelloop.project import Project
@@ -237,3 +243,10 @@ def resume(project: str, name: str, principal: CurrentPrincipal, registry: Regis
     """The annotator gets leases again."""
     require(principal, "tasks.create", project)
     return resume_annotator(registry.get(project), name, actor=f"user:{principal.name}")
+
+
+@router.get("/projects/{project}/reviews/summary", summary="Review outcomes by reason code, label and annotator")
+def reviews_summary(project: str, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """The error-type instrumentation (stewards, admins, reviewers)."""
+    require(principal, "review.decide", project)
+    return error_types(registry.get(project))
