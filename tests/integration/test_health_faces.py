@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -202,3 +203,23 @@ def test_cli_audit_verify(project: Project, env: dict[str, str]) -> None:
         conn.execute(text("UPDATE audit_log SET actor = 'mallory'"))
     line = user_error(run(["audit", "verify", "--project-dir", project.dir], env))
     assert "audit log broken at entry" in line
+
+
+def test_another_projects_ids_answer_404(project: Project, client: TestClient, tmp_path: Path, db_url: str) -> None:
+    from tests.integration.test_api import open_other_project
+
+    other = open_other_project(tmp_path / "other", db_url)
+    try:
+        push_records(other, orjson.dumps([{"id": "x1", "user": "u"}]))  # missing text: quarantined in 'billing'
+        with other.store.read() as conn:
+            from sqlalchemy import text
+
+            foreign = conn.execute(text("SELECT record_id FROM quarantine")).scalar_one()
+        steward = bearer(token_for(project, "steward"))
+        for action in ("release", "drop"):
+            answer = client.post(f"/api/v1/projects/tickets/quarantine/{foreign}/{action}", headers=steward)
+            assert_problem(answer, 404)
+        assert_problem(client.get(f"/api/v1/records/{foreign}/cluster", headers=steward), 404)
+        assert_problem(client.get(f"/api/v1/records/{foreign}/lineage", headers=steward), 404)
+    finally:
+        other.store.dispose()

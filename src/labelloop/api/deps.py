@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from labelloop.governance.service import Principal, authenticate_token
+from labelloop.governance.service import Principal, authenticate_token, cached_principal
 from labelloop.project import Project, open_project_in_store
 
 __all__ = ["CurrentPrincipal", "ProjectRegistry", "get_principal", "get_registry"]
@@ -44,6 +44,10 @@ async def get_principal(request: Request, registry: Registry) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     bearer = token.strip() if scheme.lower() == "bearer" else None
+    # A recently verified token needs no store lookup, so no hop to a worker thread either.
+    known = cached_principal(registry.store, bearer)
+    if known is not None:
+        return known
     return await run_in_threadpool(authenticate_token, registry.store, bearer)
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "Role",
     "add_user",
     "authenticate_token",
+    "cached_principal",
     "hash_password",
     "new_token",
     "require",
@@ -205,6 +206,18 @@ def revoke_tokens(project: Project, name: str, actor: str = "cli") -> dict[str, 
 TOKEN_TTL_S = 10.0
 _tokens: dict[tuple[int, str], tuple[float, Principal]] = {}
 _tokens_lock = threading.Lock()
+
+
+def cached_principal(store: Store, token: str | None) -> Principal | None:
+    """The principal of a token verified within ``TOKEN_TTL_S``, without touching the store (else None)."""
+    if not token:
+        return None
+    key = (id(store), _token_hash(token))
+    with _tokens_lock:
+        cached = _tokens.get(key)
+    if cached is not None and time.monotonic() - cached[0] < TOKEN_TTL_S:
+        return cached[1]
+    return None
 
 
 def authenticate_token(store: Store, token: str | None) -> Principal:

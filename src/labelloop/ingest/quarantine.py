@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 
 from labelloop.domain.reasons import Reason, RecordStatus
-from labelloop.errors import ConflictError, InvalidInputError
+from labelloop.errors import ConflictError, InvalidInputError, NotFoundError
 from labelloop.ingest.near_dups import StoreNearDupState, forget_index
 from labelloop.ingest.sources import RawRow, Row, parse_json_line
 from labelloop.project import Project, record_shape
@@ -95,7 +95,7 @@ def release_quarantined(project: Project, record_id: int, actor: str = "cli", *,
         entry = repo.get_quarantine(conn, record_id)
         rec["source_name"] = repo.source_names(conn, project.id).get(int(rec["source_id"]))
     if rec["project_id"] != project.id:
-        raise ConflictError(f"record {record_id} belongs to another project")
+        raise NotFoundError(f"record {record_id} not found")
     if entry["decision"] is not None or rec["status"] != RecordStatus.QUARANTINED:
         raise ConflictError(f"record {record_id} was already decided: {entry['decision'] or rec['status']}")
     if entry["reason"] == "pii_detector_failed":
@@ -255,7 +255,7 @@ def drop_quarantined(project: Project, record_id: int, actor: str = "cli") -> di
         rec = repo.get_record(conn, record_id)
         entry = repo.get_quarantine(conn, record_id)
         if rec["project_id"] != project.id:
-            raise ConflictError(f"record {record_id} belongs to another project")
+            raise NotFoundError(f"record {record_id} not found")
         if entry["decision"] is not None or rec["status"] != RecordStatus.QUARANTINED:
             raise ConflictError(f"record {record_id} was already decided: {entry['decision'] or rec['status']}")
         if entry["raw_blob_ref"]:

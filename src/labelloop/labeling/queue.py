@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from labelloop.config import LabelingSpec
-from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from labelloop.errors import ConflictError, InvalidInputError, NotFoundError
 from labelloop.governance.service import Principal
 from labelloop.labeling.gold import check_gold_answer
 from labelloop.labeling.schemas import SchemaVersion, schema_version
@@ -311,9 +311,3 @@ def renew_lease(project: Project, principal: Principal, task_id: int, lease_id: 
         _live_lease(conn, project, principal, task_id, lease_id)
         repo.renew_lease(conn, lease_id, expires)
     return {"task_id": task_id, "lease_id": lease_id, "lease_expires_at": _iso(expires)}
-
-
-def require_project_scope(principal: Principal, project: Project) -> None:
-    """Tokens act in their own project only."""
-    if principal.project_id != project.id:
-        raise PermissionDeniedError("this token belongs to another project")
