@@ -497,3 +497,40 @@ def test_tokens_expire_and_can_be_revoked(make_project: ProjectFactory, monkeypa
     monkeypatch.setattr(time, "time", lambda: real() + 2 * 86_400)
     with pytest.raises(AuthenticationError):
         authenticate_token(project.store, later)  # expired
+
+
+@pytest.mark.parametrize("tamper", ["edit_value", "delete_first", "delete_last"])
+def test_annotation_chains_detect_tampering(make_project: ProjectFactory, tamper: str) -> None:
+    from labelloop.governance.audit import verify_audit
+    from labelloop.labeling.review import review_annotation
+
+    project = make_project(labeling_config(overlap=3, k_max=3))
+    seed_records(project, 1)
+    create_tasks(project)
+    people = [principal(project, f"p{i}") for i in range(3)]
+    ids = []
+    for person, label in zip(people, ("sport", "sport", "tech"), strict=True):
+        leased = next_task(project, person)
+        assert leased is not None
+        ids.append(
+            submit_annotation(project, person, leased["task_id"], leased["lease_id"], answer(label))["annotation_id"]
+        )
+    review_annotation(project, principal(project, "rev", "reviewer"), ids[2], "fix", "wrong_label", answer("sport"))
+    clean = verify_audit(project)
+    assert clean["ok"] and clean["annotations"] == 4  # three answers and the fix, one chain
+    with project.store.write() as conn:
+        if tamper == "edit_value":
+            conn.execute(
+                text("UPDATE annotations SET value = :v WHERE id = :i"),
+                {"v": '{"topic":{"label":"politics"}}', "i": ids[1]},
+            )
+        elif tamper == "delete_first":
+            conn.execute(text("DELETE FROM annotations WHERE id = :i"), {"i": ids[0]})
+        else:
+            conn.execute(text("DELETE FROM annotations WHERE id = (SELECT MAX(id) FROM annotations)"))
+    broken = verify_audit(project)
+    assert not broken["ok"]
+    if tamper == "delete_last":
+        assert "lost annotations" in broken["problem"]
+    else:
+        assert broken["first_bad_annotation"] in ids

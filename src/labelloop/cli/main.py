@@ -447,10 +447,17 @@ def audit_verify(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> 
 
     result = verify_audit(_open(project_dir))
     if not result["ok"]:
-        raise ConflictError(
-            f"audit log broken at entry {result['first_bad']} ({result['entries']} checked): {result['problem']}"
+        where = (
+            f"entry {result['first_bad']}"
+            if result["first_bad"] is not None
+            else f"annotation {result['first_bad_annotation']}"
         )
-    emit(result, as_json, lambda d: out.print(f"audit log intact: {d['entries']:,} entries chained"))
+        raise ConflictError(f"audit log broken at {where}: {result['problem']}")
+    emit(
+        result,
+        as_json,
+        lambda d: out.print(f"audit log intact: {d['entries']:,} entries and {d['annotations']:,} annotations chained"),
+    )
 
 
 @gold_app.command("add")

@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from labelloop.config import LabelingSpec
+from labelloop.domain.audit import GENESIS, annotation_hash
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError
 from labelloop.governance.service import Principal
 from labelloop.labeling.gold import check_gold_answer
@@ -188,21 +189,26 @@ def submit_annotation(
                 deltas[repo.sharded(f"tasks_{state}", task_id)] = 1
                 if state == "complete":
                     deltas[repo.sharded("labeled", task_id)] = 1
+            annotation: dict[str, Any] = {
+                "project_id": project.id,
+                "task_id": task_id,
+                "record_id": int(task["record_id"]),
+                "user_id": principal.user_id,
+                "lease_id": lease_id,
+                "value": orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
+                "schema_version": sv.version,
+                "guidelines_version": sv.version,
+                "duration_ms": duration_ms,
+                "idempotency_key": idempotency_key,
+                "created_at": now,
+            }
+            # the task's answers are a hash chain; the task row is locked, so the head is ours
+            prev = task["answers_digest"] or GENESIS
+            annotation["prev_digest"] = prev
+            annotation["digest"] = annotation_hash(prev, {**annotation, "supersedes": None})
             annotation_id = queue_sql.answer_task(
                 conn,
-                annotation={
-                    "project_id": project.id,
-                    "task_id": task_id,
-                    "record_id": int(task["record_id"]),
-                    "user_id": principal.user_id,
-                    "lease_id": lease_id,
-                    "value": orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
-                    "schema_version": sv.version,
-                    "guidelines_version": sv.version,
-                    "duration_ms": duration_ms,
-                    "idempotency_key": idempotency_key,
-                    "created_at": now,
-                },
+                annotation=annotation,
                 lease_id=lease_id,
                 task_id=task_id,
                 state=state,

@@ -106,8 +106,9 @@ def review_annotation(
                 value=orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
                 schema_version=int(row["schema_version"]),
                 created_at=now,
+                author=principal.user_id,
+                status="accepted",
             )
-            repo.set_annotation_fields(conn, fixed_by, user_id=principal.user_id, status="accepted", lease_id=None)
         else:  # escalate
             repo.set_annotation_status(conn, annotation_id, "escalated")
             repo.set_task_state(conn, int(task["id"]), "adjudication", now)

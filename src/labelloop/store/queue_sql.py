@@ -104,7 +104,7 @@ def lock_task_and_lease(conn: Connection, task_id: int, lease_id: int) -> Mappin
     mark = "%s" if pg else "?"
     sql = (
         "SELECT t.project_id, t.record_id, t.schema_version, t.state, t.overlap, t.k_max, t.done, "
-        "t.is_gold, t.gold_value, l.task_id, l.user_id, l.state, l.expires_at "
+        "t.is_gold, t.gold_value, t.answers_digest, l.task_id, l.user_id, l.state, l.expires_at "
         f"FROM tasks t JOIN leases l ON l.id = {mark} WHERE t.id = {mark}" + (" FOR UPDATE OF t, l" if pg else "")
     )
     cur = _cursor(conn)
@@ -117,7 +117,7 @@ def lock_task_and_lease(conn: Connection, task_id: int, lease_id: int) -> Mappin
         return None
     keys = (
         "project_id", "record_id", "schema_version", "state", "overlap", "k_max", "done",
-        "is_gold", "gold_value", "lease_task_id", "lease_user_id", "lease_state", "expires_at",
+        "is_gold", "gold_value", "answers_digest", "lease_task_id", "lease_user_id", "lease_state", "expires_at",
     )  # fmt: skip
     return dict(zip(keys, row, strict=True))
 
@@ -161,7 +161,7 @@ def answer_task(
                 "RETURNING id), "
                 "l AS (UPDATE leases SET state = 'submitted', ended_at = %s WHERE id = %s), "
                 "t AS (UPDATE tasks SET done = done + 1, leased = leased - 1, state = %s, overlap = %s, "
-                "completed_at = %s WHERE id = %s)"
+                "completed_at = %s, answers_digest = %s WHERE id = %s)"
                 + (
                     f", c AS (INSERT INTO counters (project_id, name, value) VALUES {counter_rows} "
                     "ON CONFLICT (project_id, name) DO UPDATE SET value = counters.value + excluded.value)"
@@ -170,7 +170,7 @@ def answer_task(
                 )
                 + " SELECT id FROM a"
             )
-            params: list[Any] = [*values, now, lease_id, state, overlap, completed, task_id]
+            params: list[Any] = [*values, now, lease_id, state, overlap, completed, annotation["digest"], task_id]
             for row in counters:
                 params.extend(row)
             cur.execute(sql, params)
@@ -182,9 +182,9 @@ def answer_task(
         annotation_id = int(cur.fetchone()[0])
         cur.execute("UPDATE leases SET state = 'submitted', ended_at = ? WHERE id = ?", (now, lease_id))
         cur.execute(
-            "UPDATE tasks SET done = done + 1, leased = leased - 1, state = ?, overlap = ?, completed_at = ? "
-            "WHERE id = ?",
-            (state, overlap, completed, task_id),
+            "UPDATE tasks SET done = done + 1, leased = leased - 1, state = ?, overlap = ?, completed_at = ?, "
+            "answers_digest = ? WHERE id = ?",
+            (state, overlap, completed, annotation["digest"], task_id),
         )
         if counters:
             cur.executemany(

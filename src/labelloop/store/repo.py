@@ -17,7 +17,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from labelloop.domain.audit import GENESIS, entry_hash
+from labelloop.domain.audit import GENESIS, annotation_hash, entry_hash
 from labelloop.domain.columns import fixed_binary_list
 from labelloop.errors import NotFoundError, StorageError
 from labelloop.store.tables import (
@@ -1044,28 +1044,46 @@ def live_annotations_of_version(conn: Connection, project_id: int, version: int)
     return [dict(r) for r in rows]
 
 
+def _chained(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` of a new annotation with its place in its task's hash chain; moves the task's head."""
+    stmt = select(tasks.c.answers_digest).where(tasks.c.id == values["task_id"])
+    head = conn.execute(stmt.with_for_update()).scalar()
+    prev = str(head) if head else GENESIS
+    digest = annotation_hash(prev, {"supersedes": None, **values})
+    conn.execute(update(tasks).where(tasks.c.id == values["task_id"]).values(answers_digest=digest))
+    return {**values, "prev_digest": prev, "digest": digest}
+
+
 def supersede_annotation(
-    conn: Connection, row: dict[str, Any], *, value: str, schema_version: int, created_at: float
+    conn: Connection,
+    row: dict[str, Any],
+    *,
+    value: str,
+    schema_version: int,
+    created_at: float,
+    author: int | None = None,
+    status: str | None = None,
 ) -> int:
-    """A new annotation that replaces ``row`` (kept, marked superseded), e.g. after a schema migration."""
-    new_id = conn.execute(
-        insert(annotation_table)
-        .values(
-            project_id=row["project_id"],
-            task_id=row["task_id"],
-            record_id=row["record_id"],
-            user_id=row["user_id"],
-            lease_id=row["lease_id"],
-            value=value,
-            schema_version=schema_version,
-            guidelines_version=schema_version,
-            duration_ms=row["duration_ms"],
-            status=row["status"],
-            supersedes=row["id"],
-            created_at=created_at,
-        )
-        .returning(annotation_table.c.id)
-    ).scalar_one()
+    """A new annotation that replaces ``row`` (kept, marked superseded): a schema migration (same author and
+    status) or a reviewer's fix (``author`` the reviewer, ``status`` accepted)."""
+    values = _chained(
+        conn,
+        {
+            "project_id": row["project_id"],
+            "task_id": row["task_id"],
+            "record_id": row["record_id"],
+            "user_id": row["user_id"] if author is None else author,
+            "lease_id": row["lease_id"] if author is None else None,
+            "value": value,
+            "schema_version": schema_version,
+            "guidelines_version": schema_version,
+            "duration_ms": row["duration_ms"],
+            "status": status or row["status"],
+            "supersedes": row["id"],
+            "created_at": created_at,
+        },
+    )
+    new_id = conn.execute(insert(annotation_table).values(**values).returning(annotation_table.c.id)).scalar_one()
     conn.execute(update(annotation_table).where(annotation_table.c.id == row["id"]).values(status="superseded"))
     return int(new_id)
 
@@ -1296,12 +1314,10 @@ def annotation_by_key(conn: Connection, user_id: int, key: str) -> dict[str, Any
 
 
 def add_annotation(conn: Connection, **values: Any) -> int:
-    """Insert a submitted annotation; returns its id."""
-    return int(
-        conn.execute(
-            insert(annotation_table).values(status="submitted", **values).returning(annotation_table.c.id)
-        ).scalar_one()
-    )
+    """Insert a submitted annotation, chained into its task's hash chain; returns its id."""
+    chained = _chained(conn, values)
+    stmt = insert(annotation_table).values(status="submitted", **chained).returning(annotation_table.c.id)
+    return int(conn.execute(stmt).scalar_one())
 
 
 def end_lease(conn: Connection, lease_id: int, state: str, at: float) -> None:
@@ -1364,11 +1380,6 @@ def get_annotation(conn: Connection, annotation_id: int, *, lock: bool = False) 
 def set_annotation_status(conn: Connection, annotation_id: int, status: str) -> None:
     """Move an annotation to ``status``."""
     conn.execute(update(annotation_table).where(annotation_table.c.id == annotation_id).values(status=status))
-
-
-def set_annotation_fields(conn: Connection, annotation_id: int, **values: Any) -> None:
-    """Set columns of an annotation (a fix's author and status)."""
-    conn.execute(update(annotation_table).where(annotation_table.c.id == annotation_id).values(**values))
 
 
 def reopen_task_for_one_more(conn: Connection, task_id: int) -> None:
@@ -1583,3 +1594,27 @@ def user_names(conn: Connection, project_id: int) -> dict[int, str]:
         int(r[0]): str(r[1])
         for r in conn.execute(select(users.c.id, users.c.name).where(users.c.project_id == project_id))
     }
+
+
+def annotation_chain_rows(conn: Connection, project_id: int) -> tuple[dict[int, str | None], Iterator[dict[str, Any]]]:
+    """Task heads and the annotations in (task, id) order, for verifying the annotation chains."""
+    heads = {
+        int(r[0]): r[1]
+        for r in conn.execute(select(tasks.c.id, tasks.c.answers_digest).where(tasks.c.project_id == project_id))
+    }
+    rows = conn.execute(
+        select(
+            annotation_table.c.id,
+            annotation_table.c.task_id,
+            annotation_table.c.user_id,
+            annotation_table.c.value,
+            annotation_table.c.schema_version,
+            annotation_table.c.created_at,
+            annotation_table.c.supersedes,
+            annotation_table.c.prev_digest,
+            annotation_table.c.digest,
+        )
+        .where(annotation_table.c.project_id == project_id)
+        .order_by(annotation_table.c.task_id, annotation_table.c.id)
+    ).mappings()
+    return heads, (dict(r) for r in rows)

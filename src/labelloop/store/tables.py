@@ -379,6 +379,7 @@ tasks = Table(
     Column("selection", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("completed_at", Float, nullable=True),
+    Column("answers_digest", String(64), nullable=True),
     Index(
         "ix_tasks_queue",
         "project_id",
@@ -439,6 +440,9 @@ annotation_table = Table(
     Column("status", String(16), nullable=False),
     Column("supersedes", BigInteger, nullable=True),
     Column("created_at", Float, nullable=False),
+    # Each task's answers form a hash chain (domain.audit.annotation_hash); the task keeps its head.
+    Column("prev_digest", String(64), nullable=True),
+    Column("digest", String(64), nullable=True),
     UniqueConstraint("user_id", "idempotency_key"),
     Index(None, "task_id"),
     Index(None, "project_id", "id"),
