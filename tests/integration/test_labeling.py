@@ -159,6 +159,8 @@ def test_tasks_only_from_live_first_copies(make_project: ProjectFactory) -> None
         {"id": "c", "text": "other words"},
     ]
     push_records(project, orjson.dumps(rows))
+    assert create_tasks(project, flag="wrong_language")["created"] == 0  # no record carries that flag
+    assert create_tasks(project, since=time.time() + 3600)["created"] == 0  # none ingested in the future
     assert create_tasks(project)["created"] == 2
     assert create_tasks(project)["created"] == 0  # one task per record and schema version
     with pytest.raises(InvalidInputError, match="cannot get a task"):
@@ -534,3 +536,19 @@ def test_annotation_chains_detect_tampering(make_project: ProjectFactory, tamper
         assert "lost annotations" in broken["problem"]
     else:
         assert broken["first_bad_annotation"] in ids
+
+
+def test_tasks_by_flag_filter(make_project: ProjectFactory) -> None:
+    config = labeling_config()
+    config["stages"] = {"rules": [{"field": "text", "language": ["en"], "severity": "flag"}]}
+    project = make_project(config)
+    rows = [
+        {"id": "en", "text": "The team won the final match of the season in London."},
+        {"id": "de", "text": "Die Mannschaft hat das Spiel in der letzten Minute gewonnen und ist sehr froh."},
+    ]
+    push_records(project, orjson.dumps(rows))
+    made = create_tasks(project, flag="wrong_language")
+    assert made["created"] == 1
+    with project.store.read() as conn:
+        key = conn.execute(text("SELECT r.source_key FROM tasks t JOIN records r ON r.id = t.record_id")).scalar_one()
+    assert key == "de"

@@ -343,6 +343,7 @@ def tasks_create(
     priority: Annotated[int, typer.Option(help="Higher first.")] = 0,
     ids: Annotated[str | None, typer.Option(help="Comma-separated record ids instead of a strategy.")] = None,
     source: Annotated[str | None, typer.Option(help="Only records of this source.")] = None,
+    flag: Annotated[str | None, typer.Option(help="Only records with this flag (e.g. wrong_language).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the random choice.")] = None,
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
@@ -365,6 +366,7 @@ def tasks_create(
         priority=priority,
         ids=chosen,
         source=source,
+        flag=flag,
         seed=seed,
         actor=_actor(),
     )

@@ -36,6 +36,8 @@ def create_tasks(
     priority: int = 0,
     ids: Sequence[int] | None = None,
     source: str | None = None,
+    flag: str | None = None,
+    since: float | None = None,
     seed: int | None = None,
     actor: str = "cli",
 ) -> dict[str, Any]:
@@ -43,7 +45,8 @@ def create_tasks(
 
     ``ids`` picks those records (each must be an accepted record of the project
     without a task under the current schema version); otherwise ``strategy``
-    picks among the eligible records (of ``source`` if given).
+    picks among the eligible records, filtered by ``source``, ``flag`` (a quality or
+    PII flag code) and ``since`` (ingested at or after this epoch time) when given.
     """
     settings = project.config.labeling
     overlap = overlap or settings.overlap
@@ -66,7 +69,11 @@ def create_tasks(
                 raise InvalidInputError(f"no source named '{source}'")
         if ids is not None:
             wanted = sorted(set(int(i) for i in ids))
-            eligible = set(repo.eligible_records(conn, project.id, version, source_id=source_id, among=wanted))
+            eligible = set(
+                repo.eligible_records(
+                    conn, project.id, version, source_id=source_id, among=wanted, flag=flag, since=since
+                )
+            )
             missing = [i for i in wanted if i not in eligible]
             if missing:
                 shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
@@ -76,7 +83,7 @@ def create_tasks(
                 )
             chosen = wanted[: budget or len(wanted)]
         else:
-            pool = repo.eligible_records(conn, project.id, version, source_id=source_id)
+            pool = repo.eligible_records(conn, project.id, version, source_id=source_id, flag=flag, since=since)
             rng = random.Random(seed)
             chosen = sorted(rng.sample(pool, min(budget, len(pool)))) if budget else pool
         selection = orjson.dumps(

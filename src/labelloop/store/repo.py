@@ -1100,14 +1100,24 @@ def eligible_records(
     *,
     source_id: int | None = None,
     among: Sequence[int] | None = None,
+    flag: str | None = None,
+    since: float | None = None,
 ) -> list[int]:
-    """Accepted records without a task under schema ``version`` (optionally of a source, among ids)."""
+    """Accepted records without a task under schema ``version``; optionally of a source, with a flag,
+    ingested since a time, or among given ids."""
     tasked = select(tasks.c.id).where(tasks.c.record_id == records.c.id, tasks.c.schema_version == version)
     stmt = select(records.c.id).where(
         records.c.project_id == project_id, records.c.status == "accepted", ~tasked.exists()
     )
     if source_id is not None:
         stmt = stmt.where(records.c.source_id == source_id)
+    if flag is not None:
+        flagged = select(record_flags.c.record_id).where(
+            record_flags.c.project_id == project_id, record_flags.c.flag == flag
+        )
+        stmt = stmt.where(records.c.id.in_(flagged))
+    if since is not None:
+        stmt = stmt.where(records.c.ingested_at >= since)
     if among is not None:
         out: list[int] = []
         for start in range(0, len(among), 500):

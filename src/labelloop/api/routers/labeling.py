@@ -39,6 +39,8 @@ class TasksCreate(BaseModel):
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     ids: list[int] | None = Field(default=None, description="these records instead of a strategy")
     source: str | None = None
+    flag: str | None = Field(default=None, description="only records with this flag code")
+    since: float | None = Field(default=None, description="only records ingested at or after (epoch seconds)")
     seed: int | None = None
 
 
