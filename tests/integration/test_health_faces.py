@@ -223,3 +223,29 @@ def test_another_projects_ids_answer_404(project: Project, client: TestClient, t
         assert_problem(client.get(f"/api/v1/records/{foreign}/lineage", headers=steward), 404)
     finally:
         other.store.dispose()
+
+
+def test_dropping_a_large_quarantined_row_erases_its_blob_and_audits_its_digest(make_project: ProjectFactory) -> None:
+    from sqlalchemy import text
+
+    from labelloop.domain.audit import digest_of
+    from labelloop.ingest.quarantine import drop_quarantined
+
+    raw = b'{"id": "huge", "text": "' + b"x" * 100_000  # unterminated: invalid JSON, kept in the blob store
+    project = make_project(files={"data/a.jsonl": raw + b"\n"})
+    from labelloop.ingest.service import run_ingest
+
+    assert run_ingest(project)["quarantined"] == 1
+    with project.store.read() as conn:
+        rid, ref = conn.execute(text("SELECT record_id, raw_blob_ref FROM quarantine")).one()
+    assert ref is not None and project.blobs.get(ref) == raw
+    drop_quarantined(project, int(rid))
+    from labelloop.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        project.blobs.get(ref)  # erased
+    with project.store.read() as conn:
+        details = orjson.loads(
+            conn.execute(text("SELECT details FROM audit_log WHERE action = 'quarantine.drop'")).scalar_one()
+        )
+    assert details["before"] == digest_of(raw)

@@ -15,10 +15,23 @@ from typing import Any
 
 import orjson
 
-__all__ = ["GENESIS", "annotation_hash", "entry_hash", "verify_annotation_chains", "verify_chain"]
+__all__ = ["GENESIS", "annotation_hash", "digest_of", "entry_hash", "verify_annotation_chains", "verify_chain"]
 
 #: The ``prev_hash`` of a project's first entry.
 GENESIS = "0" * 64
+
+
+def digest_of(value: Any) -> str | None:
+    """SHA-256 of a value's canonical JSON (bytes hashed as they are): the before/after digests of audit
+    entries, which prove what changed without copying it (values may hold personal data). None for None."""
+    if value is None:
+        return None
+    raw = (
+        bytes(value)
+        if isinstance(value, bytes | bytearray | memoryview)
+        else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    )
+    return hashlib.sha256(raw).hexdigest()
 
 
 def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:

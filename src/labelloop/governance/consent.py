@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from labelloop.domain.audit import digest_of
 from labelloop.domain.reasons import RecordStatus
 from labelloop.errors import InvalidInputError
 from labelloop.project import Project
@@ -70,6 +71,8 @@ def withdraw_consent(project: Project, subject: str, purposes: list[str], actor:
         rows = repo.subject_records(conn, project.id, keys)
         events: list[dict[str, Any]] = []
         deltas: dict[str, int] = {}
+        before_states: list[Any] = []
+        after_states: list[Any] = []
         for row in rows:
             before = set(orjson.loads(row["consent"])) if row["consent"] else set()
             removed = before.intersection(wanted)
@@ -85,6 +88,8 @@ def withdraw_consent(project: Project, subject: str, purposes: list[str], actor:
                 deltas[RecordStatus.WITHDRAWN] = deltas.get(RecordStatus.WITHDRAWN, 0) + 1
                 left += 1
             repo.set_record(conn, int(row["id"]), **values)
+            before_states.append([int(row["id"]), str(row["status"]), row["consent"]])
+            after_states.append([int(row["id"]), str(values.get("status", row["status"])), values["consent"]])
             changed += 1
             events.append(
                 {
@@ -99,6 +104,15 @@ def withdraw_consent(project: Project, subject: str, purposes: list[str], actor:
         for purpose in wanted:
             repo.add_consent_withdrawal(conn, project.id, keys[-1], purpose, actor, changed)
         repo.audit(
-            conn, project.id, actor, "consent.withdraw", keys[-1], purposes=wanted, records=changed, left_queues=left
+            conn,
+            project.id,
+            actor,
+            "consent.withdraw",
+            keys[-1],
+            purposes=wanted,
+            records=changed,
+            left_queues=left,
+            before=digest_of(before_states),
+            after=digest_of(after_states),
         )
     return {"subject": subject, "purposes": wanted, "records": changed, "left_queues": left}

@@ -23,6 +23,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from labelloop.domain.audit import digest_of
 from labelloop.errors import (
     AuthenticationError,
     ConflictError,
@@ -161,7 +162,9 @@ def add_user(
         user_id = repo.add_user(conn, project.id, name, role_value.value, password_hash)
         expires = _expiry(token_days)
         repo.add_token(conn, user_id, _token_hash(token), expires)
-        repo.audit(conn, project.id, actor, "user.add", name, role=role_value.value)
+        repo.audit(
+            conn, project.id, actor, "user.add", name, role=role_value.value, after=digest_of([name, role_value.value])
+        )
     return {"user": name, "role": role_value.value, "token": token, "token_expires_at": expires}
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from labelloop.domain.audit import digest_of
 from labelloop.domain.reasons import Reason, RecordStatus
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError
 from labelloop.ingest.near_dups import StoreNearDupState, forget_index
@@ -200,7 +201,17 @@ def release_quarantined(project: Project, record_id: int, actor: str = "cli", *,
             events.append({"record_id": record_id, "kind": "released", "actor": actor, "details": details})
             repo.add_events(conn, project.id, events)
             repo.add_counters(conn, project.id, {"quarantined": -1, str(status): 1})
-            repo.audit(conn, project.id, actor, "quarantine.release", str(record_id), status=str(status), forced=force)
+            repo.audit(
+                conn,
+                project.id,
+                actor,
+                "quarantine.release",
+                str(record_id),
+                status=str(status),
+                forced=force,
+                before=digest_of(raw),
+                after=digest_of(payload),
+            )
     except BaseException:
         if near_stage is not None:
             forget_index(project, near_stage)
@@ -258,13 +269,14 @@ def drop_quarantined(project: Project, record_id: int, actor: str = "cli") -> di
             raise NotFoundError(f"record {record_id} not found")
         if entry["decision"] is not None or rec["status"] != RecordStatus.QUARANTINED:
             raise ConflictError(f"record {record_id} was already decided: {entry['decision'] or rec['status']}")
+        before = digest_of(_raw_of(project, entry))  # what is erased, proven without keeping it
         if entry["raw_blob_ref"]:
             project.blobs.delete(entry["raw_blob_ref"])
         repo.decide_quarantine(conn, record_id, "dropped", actor, drop_raw=True)
         repo.set_record(conn, record_id, status=RecordStatus.DELETED)
         repo.add_events(conn, project.id, [{"record_id": record_id, "kind": "dropped", "actor": actor}])
         repo.add_counters(conn, project.id, {"quarantined": -1, "deleted": 1})
-        repo.audit(conn, project.id, actor, "quarantine.drop", str(record_id))
+        repo.audit(conn, project.id, actor, "quarantine.drop", str(record_id), before=before)
     return {"id": record_id, "status": str(RecordStatus.DELETED)}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from labelloop.domain.audit import digest_of
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from labelloop.governance.service import Principal
 from labelloop.labeling.queue import record_text
@@ -125,8 +126,17 @@ def review_annotation(
             fixed_by=fixed_by,
             at=now,
         )
+        fixed = repo.get_annotation(conn, fixed_by) if fixed_by is not None else None
+        fixed_value = fixed["value"] if fixed is not None else None
         repo.audit(
-            conn, project.id, f"user:{principal.name}", f"review.{decision}", str(annotation_id), reason=reason_code
+            conn,
+            project.id,
+            f"user:{principal.name}",
+            f"review.{decision}",
+            str(annotation_id),
+            reason=reason_code,
+            before=digest_of(row["value"]),
+            after=digest_of(fixed_value),
         )
     return {"review_id": review_id, "annotation_id": annotation_id, "decision": decision, "fixed_by": fixed_by}
 
@@ -190,7 +200,16 @@ def adjudicate(project: Project, principal: Principal, task_id: int, value: Any,
             {repo.sharded("tasks_adjudication", task_id): -1, repo.sharded("tasks_complete", task_id): 1,
              repo.sharded("labeled", task_id): 1},
         )  # fmt: skip
-        repo.audit(conn, project.id, f"user:{principal.name}", "adjudicate", str(task_id), reason=reason[:500])
+        repo.audit(
+            conn,
+            project.id,
+            f"user:{principal.name}",
+            "adjudicate",
+            str(task_id),
+            reason=reason[:500],
+            before=digest_of([a["value"] for a in answers]),
+            after=digest_of(normalized),
+        )
     return {"task_id": task_id, "annotation_id": annotation_id, "state": "complete"}
 
 

@@ -134,7 +134,16 @@ def _insert(
         published_at=time.time(),
         published_by=actor,
     )
-    repo.audit(conn, project.id, actor, "schema.publish", str(version), digest=schema.digest())
+    previous = repo.get_schema_version(conn, project.id, version - 1) if version > 1 else None
+    repo.audit(
+        conn,
+        project.id,
+        actor,
+        "schema.publish",
+        str(version),
+        before=previous["digest"] if previous else None,
+        after=schema.digest(),
+    )
 
 
 def publish_schema(project: Project, actor: str) -> dict[str, Any]:
