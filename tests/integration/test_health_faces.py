@@ -249,3 +249,16 @@ def test_dropping_a_large_quarantined_row_erases_its_blob_and_audits_its_digest(
             conn.execute(text("SELECT details FROM audit_log WHERE action = 'quarantine.drop'")).scalar_one()
         )
     assert details["before"] == digest_of(raw)
+
+
+def test_cli_tasks_create_filters_and_bad_filters(make_project: ProjectFactory, env: dict[str, str]) -> None:
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["record"]["fields"]["channel"] = {"type": "string"}
+    config["label_schema"] = {"questions": [{"name": "topic", "type": "single", "labels": ["a", "b"]}]}
+    rows = [{"id": f"i{i}", "text": f"ticket {i}", "channel": ["email", "chat"][i % 2]} for i in range(6)]
+    project = make_project(config, {"data/a.jsonl": b"".join(orjson.dumps(r) + b"\n" for r in rows)})
+    ok_json(run(["ingest", "--project-dir", project.dir, "--json"], env))
+    made = ok_json(run(["tasks", "create", "--where", "channel=email", "--project-dir", project.dir, "--json"], env))
+    assert made["created"] == 3
+    assert "FIELD=VALUE" in user_error(run(["tasks", "create", "--where", "bogus", "--project-dir", project.dir], env))
+    assert "record ids" in user_error(run(["tasks", "create", "--ids", "1,x", "--project-dir", project.dir], env))

@@ -552,3 +552,20 @@ def test_tasks_by_flag_filter(make_project: ProjectFactory) -> None:
     with project.store.read() as conn:
         key = conn.execute(text("SELECT r.source_key FROM tasks t JOIN records r ON r.id = t.record_id")).scalar_one()
     assert key == "de"
+
+
+def test_tasks_by_payload_fields(make_project: ProjectFactory) -> None:
+    config = labeling_config()
+    config["record"]["fields"]["channel"] = {"type": "string"}
+    project = make_project(config)
+    rows = [{"id": f"c{i}", "text": f"message {i}", "channel": "email" if i % 3 == 0 else "chat"} for i in range(9)]
+    push_records(project, orjson.dumps(rows))
+    with pytest.raises(InvalidInputError, match="not fields"):
+        create_tasks(project, where={"nope": 1})
+    made = create_tasks(project, where={"channel": "email"})
+    assert made["created"] == 3
+    with project.store.read() as conn:
+        keys = sorted(
+            r[0] for r in conn.execute(text("SELECT r.source_key FROM tasks t JOIN records r ON r.id = t.record_id"))
+        )
+    assert keys == ["c0", "c3", "c6"]

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from labelloop.errors import LabelloopError
+from labelloop.errors import InvalidInputError, LabelloopError
 from labelloop.governance.consent import withdraw_consent
 from labelloop.governance.service import add_user
 from labelloop.ingest.quarantine import decide_held_run, drop_quarantined, list_records, release_quarantined
@@ -344,6 +344,10 @@ def tasks_create(
     ids: Annotated[str | None, typer.Option(help="Comma-separated record ids instead of a strategy.")] = None,
     source: Annotated[str | None, typer.Option(help="Only records of this source.")] = None,
     flag: Annotated[str | None, typer.Option(help="Only records with this flag (e.g. wrong_language).")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Only records whose payload FIELD=VALUE (repeatable; VALUE as JSON or text)."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the random choice.")] = None,
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
@@ -351,12 +355,21 @@ def tasks_create(
     """Turn records into labeling tasks."""
     from labelloop.labeling.tasks import create_tasks
 
+    filters: dict[str, Any] = {}
+    for item in where or []:
+        field, sep, raw = item.partition("=")
+        if not sep or not field:
+            raise InvalidInputError(f"--where takes FIELD=VALUE, got {item!r}")
+        try:
+            filters[field] = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            filters[field] = raw
     chosen = None
     if ids is not None:
         try:
             chosen = [int(x) for x in ids.split(",") if x.strip()]
         except ValueError:
-            raise typer.BadParameter("--ids takes record ids separated by commas") from None
+            raise InvalidInputError("--ids takes record ids separated by commas") from None
     result = create_tasks(
         _open(project_dir),
         strategy=strategy,
@@ -367,6 +380,7 @@ def tasks_create(
         ids=chosen,
         source=source,
         flag=flag,
+        where=filters or None,
         seed=seed,
         actor=_actor(),
     )

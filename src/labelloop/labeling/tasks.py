@@ -38,6 +38,7 @@ def create_tasks(
     source: str | None = None,
     flag: str | None = None,
     since: float | None = None,
+    where: dict[str, Any] | None = None,
     seed: int | None = None,
     actor: str = "cli",
 ) -> dict[str, Any]:
@@ -46,7 +47,8 @@ def create_tasks(
     ``ids`` picks those records (each must be an accepted record of the project
     without a task under the current schema version); otherwise ``strategy``
     picks among the eligible records, filtered by ``source``, ``flag`` (a quality or
-    PII flag code) and ``since`` (ingested at or after this epoch time) when given.
+    PII flag code), ``since`` (ingested at or after this epoch time) and ``where``
+    (payload fields equal to the given values, e.g. ``{"channel": "email"}``) when given.
     """
     settings = project.config.labeling
     overlap = overlap or settings.overlap
@@ -84,6 +86,8 @@ def create_tasks(
             chosen = wanted[: budget or len(wanted)]
         else:
             pool = repo.eligible_records(conn, project.id, version, source_id=source_id, flag=flag, since=since)
+            if where:
+                pool = _matching(conn, project, pool, where)
             rng = random.Random(seed)
             chosen = sorted(rng.sample(pool, min(budget, len(pool)))) if budget else pool
         selection = orjson.dumps(
@@ -103,6 +107,24 @@ def create_tasks(
         repo.add_counters(conn, project.id, {"tasks": created, "tasks_open": created})
         repo.audit(conn, project.id, actor, "tasks.create", None, created=created, strategy=strategy, overlap=overlap)
     return {"created": created, "schema_version": version, "overlap": overlap, "k_max": k_max, "strategy": strategy}
+
+
+def _matching(conn: Any, project: Project, pool: list[int], where: dict[str, Any]) -> list[int]:
+    """The records of ``pool`` whose payload has every field of ``where`` equal to its value."""
+    declared = project.config.record.fields
+    unknown = sorted(k for k in where if declared and k not in declared)
+    if unknown:
+        raise InvalidInputError(f"where: {unknown} are not fields of the record schema")
+    out: list[int] = []
+    for start in range(0, len(pool), 5_000):
+        part = pool[start : start + 5_000]
+        for rid, (payload, blob_ref) in sorted(repo.live_payloads(conn, project.id, part).items()):
+            if payload is None and blob_ref:
+                payload = project.blobs.get(blob_ref).decode("utf-8")
+            data = orjson.loads(payload) if payload else {}
+            if all(data.get(k) == v for k, v in where.items()):
+                out.append(rid)
+    return out
 
 
 def list_tasks(

@@ -41,6 +41,11 @@ class TasksCreate(BaseModel):
     source: str | None = None
     flag: str | None = Field(default=None, description="only records with this flag code")
     since: float | None = Field(default=None, description="only records ingested at or after (epoch seconds)")
+    where: dict[str, Any] | None = Field(
+        default=None,
+        description="only records whose payload fields equal these values",
+        examples=[{"channel": "email"}],
+    )
     seed: int | None = None
 
 
