@@ -1210,12 +1210,6 @@ def list_tasks(conn: Connection, project_id: int, *, state: str | None, after: i
     return out
 
 
-def relax_commit(conn: Connection) -> None:
-    """This transaction's commit need not wait for the WAL flush (PostgreSQL; nothing on SQLite)."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-
-
 def expire_leases(conn: Connection, project_id: int, at: float) -> int:
     """Return the project's expired leases to the pool; returns how many."""
     expired = conn.execute(
@@ -1245,42 +1239,6 @@ def annotations_since(conn: Connection, user_id: int, since: float) -> int:
     )
 
 
-def pick_task(conn: Connection, project_id: int, user_id: int) -> tuple[int, int, int] | None:
-    """The first due task for ``user_id`` (priority, then age), locked on PostgreSQL (SKIP LOCKED)."""
-    mine = select(leases.c.id).where(
-        leases.c.task_id == tasks.c.id, leases.c.user_id == user_id, leases.c.state.in_(("active", "submitted"))
-    )
-    skipped = select(skips.c.task_id).where(skips.c.task_id == tasks.c.id, skips.c.user_id == user_id)
-    stmt = (
-        select(tasks.c.id, tasks.c.record_id, tasks.c.schema_version)
-        .where(
-            tasks.c.project_id == project_id,
-            tasks.c.state == "open",
-            tasks.c.leased < tasks.c.overlap - tasks.c.done,
-            ~mine.exists(),
-            ~skipped.exists(),
-        )
-        .order_by(tasks.c.rank, tasks.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=tasks)
-    )
-    row = conn.execute(stmt).first()
-    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
-
-
-def add_lease(conn: Connection, project_id: int, task_id: int, user_id: int, at: float, expires: float) -> int:
-    """Lend a task: a new active lease (its id is the fencing token) and one more lease on the task."""
-    lease_id = conn.execute(
-        insert(leases)
-        .values(
-            project_id=project_id, task_id=task_id, user_id=user_id, state="active", created_at=at, expires_at=expires
-        )
-        .returning(leases.c.id)
-    ).scalar_one()
-    conn.execute(update(tasks).where(tasks.c.id == task_id).values(leased=tasks.c.leased + 1))
-    return int(lease_id)
-
-
 def record_for_task(conn: Connection, record_id: int) -> dict[str, Any]:
     """The payload (or blob reference) of a task's record."""
     row = (
@@ -1294,15 +1252,6 @@ def record_for_task(conn: Connection, record_id: int) -> dict[str, Any]:
 def get_task(conn: Connection, task_id: int, *, lock: bool = False) -> dict[str, Any] | None:
     """A task row (locked for update on PostgreSQL with ``lock``)."""
     stmt = select(tasks).where(tasks.c.id == task_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).mappings().first()
-    return dict(row) if row else None
-
-
-def get_lease(conn: Connection, lease_id: int, *, lock: bool = False) -> dict[str, Any] | None:
-    """A lease row (locked for update on PostgreSQL with ``lock``)."""
-    stmt = select(leases).where(leases.c.id == lease_id)
     if lock:
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).mappings().first()
@@ -1333,31 +1282,6 @@ def add_annotation(conn: Connection, **values: Any) -> int:
 def end_lease(conn: Connection, lease_id: int, state: str, at: float) -> None:
     """Close a lease (submitted, released...)."""
     conn.execute(update(leases).where(leases.c.id == lease_id).values(state=state, ended_at=at))
-
-
-def update_task_after_answer(conn: Connection, task_id: int, *, state: str, overlap: int, now: float) -> None:
-    """One more answer in: one lease fewer, one answer more, the state the rule decided."""
-    conn.execute(
-        update(tasks)
-        .where(tasks.c.id == task_id)
-        .values(
-            done=tasks.c.done + 1,
-            leased=tasks.c.leased - 1,
-            state=state,
-            overlap=overlap,
-            completed_at=now if state != "open" else None,
-        )
-    )
-
-
-def task_answer_values(conn: Connection, task_id: int) -> list[str]:
-    """The values of a task's live answers."""
-    rows = conn.execute(
-        select(annotation_table.c.value)
-        .where(annotation_table.c.task_id == task_id, annotation_table.c.status.in_(("submitted", "accepted")))
-        .order_by(annotation_table.c.id)
-    )
-    return [str(r[0]) for r in rows]
 
 
 def release_task_lease(conn: Connection, task_id: int) -> None:
@@ -1463,19 +1387,6 @@ def task_annotations(conn: Connection, task_id: int) -> list[dict[str, Any]]:
         select(annotation_table).where(annotation_table.c.task_id == task_id).order_by(annotation_table.c.id)
     ).mappings()
     return [dict(r) for r in rows]
-
-
-def review_counts(conn: Connection, project_id: int) -> list[dict[str, Any]]:
-    """Reviews by decision, reason code and author: the error-type instrumentation."""
-    rows = conn.execute(
-        select(reviews.c.decision, reviews.c.reason_code, reviews.c.author_id, func.count())
-        .where(reviews.c.project_id == project_id)
-        .group_by(reviews.c.decision, reviews.c.reason_code, reviews.c.author_id)
-    )
-    return [{"decision": r[0], "reason_code": r[1], "author_id": int(r[2]), "count": int(r[3])} for r in rows]
-
-
-# -- gold ---------------------------------------------------------------------------------------------
 
 
 def add_gold_task(
