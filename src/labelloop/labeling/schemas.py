@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from labelloop.domain.schemas import (
 from labelloop.errors import ConfigError, ConflictError, NotFoundError
 from labelloop.project import Project
 from labelloop.store import repo
+from labelloop.store.engine import Store
 
 __all__ = ["SchemaVersion", "configured_schema", "current_version", "publish_schema", "schema_version"]
 
@@ -60,7 +62,8 @@ class SchemaVersion:
         }
 
 
-_CACHE: dict[tuple[int, int, int], SchemaVersion] = {}
+# Per open Store (weakly): an id() could be reused by a later Store on another database.
+_CACHE: weakref.WeakKeyDictionary[Store, dict[tuple[int, int], SchemaVersion]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
@@ -80,9 +83,9 @@ def configured_schema(project: Project) -> LabelSchema:
 
 def schema_version(conn: Connection, project: Project, version: int) -> SchemaVersion:
     """A published version (cached: versions never change)."""
-    key = (id(project.store), project.id, version)
+    key = (project.id, version)
     with _LOCK:
-        found = _CACHE.get(key)
+        found = _CACHE.get(project.store, {}).get(key)
     if found is not None:
         return found
     row = repo.get_schema_version(conn, project.id, version)
@@ -97,7 +100,7 @@ def schema_version(conn: Connection, project: Project, version: int) -> SchemaVe
         orjson.loads(row["change"]) if row["change"] else None,
     )
     with _LOCK:
-        _CACHE[key] = found
+        _CACHE.setdefault(project.store, {})[key] = found
     return found
 
 
