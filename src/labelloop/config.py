@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from labelloop.domain.rules import rule_from_mapping
 from labelloop.errors import ConfigError
 
 __all__ = [
@@ -153,6 +154,9 @@ class RuleSpec(_Strict):
                 re.compile(self.regex)
             except re.error as exc:
                 raise ValueError(f"rule on '{self.field}': regex {self.regex!r} does not compile: {exc}") from None
+        # Everything else the domain checks (language codes, checks that fit no one type...) is an
+        # error when the file is read, not at the first ingest.
+        rule_from_mapping(self.model_dump(exclude_defaults=True))
         return self
 
 

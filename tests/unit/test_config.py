@@ -105,6 +105,7 @@ def test_a_source_overrides_stages_key_by_key() -> None:
     [
         ({"rules": [{"field": "text"}]}, "has no check"),
         ({"rules": [{"field": "text", "regex": "("}]}, "does not compile"),
+        ({"rules": [{"field": "text", "language": ["xx"]}]}, "unsupported language"),
         ({"rules": [{"field": "nope", "min_length": 1}]}, "not one of the declared fields"),
         ({"rules": [{"field": "user", "min_length": 1}]}, "id/subject/consent field"),
         ({"pii": {"emial": "mask"}}, "unknown key"),

@@ -13,7 +13,7 @@ before it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,6 +36,10 @@ class NearDupState(Protocol):
 
     def stored_shingles(self, ids: Sequence[int]) -> Mapping[int, np.ndarray]:
         """Shingle sets (sorted unique uint64) of stored records, by id; absent when not a live record."""
+        ...
+
+    def add_roots(self, ids: Sequence[int], keys: np.ndarray) -> None:
+        """Rows that became cluster roots (already in ``index``), for the caller to persist."""
         ...
 
 
@@ -95,7 +99,7 @@ class NearDupStage:
     def process(self, batch: pa.Table, state: NearDupState, texts: Sequence[str] | None = None) -> StageResult:
         """Mark near-duplicates among the ``accepted`` rows of ``batch`` (ids filled).
 
-        ``result.counts["near_duplicates"]``; ``state.new_roots`` receives the ids and
+        ``result.counts["near_duplicates"]``; ``state.add_roots`` receives the ids and
         band keys of the rows that became cluster roots, for the caller to persist.
         """
         n = batch.num_rows
@@ -127,7 +131,6 @@ class NearDupStage:
             )
         out = set_columns(batch, status=statuses, duplicate_of=dup_of, similarity=similarity)
         roots = np.flatnonzero(result.roots)
-        new_roots: Callable[..., None] | None = getattr(state, "add_roots", None)
-        if new_roots is not None and len(roots):
-            new_roots([ids[i] for i in roots], result.keys[roots])
+        if len(roots):
+            state.add_roots([ids[i] for i in roots], result.keys[roots])
         return StageResult(out, empty_rejects(), events, {"near_duplicates": len(events)})
