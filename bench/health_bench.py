@@ -178,14 +178,17 @@ def peak_rss_mb() -> float:
     return 0.0
 
 
-def child_ingest(path: str) -> None:
+def child_ingest(path: str, without: list[str]) -> None:
     """Run one ingestion in this (child) process and print its figures as JSON."""
     from labelloop.config import Settings
     from labelloop.ingest.service import run_ingest
     from labelloop.project import open_project
 
     folder = Path(tempfile.mkdtemp(prefix="labelloop-health-"))
-    (folder / "labelloop.yaml").write_text(CONFIG)
+    config = CONFIG
+    if "near_duplicates" in without:
+        config = config.replace("  near_duplicates: {threshold: 0.8}\n", "")
+    (folder / "labelloop.yaml").write_text(config)
     (folder / "data").mkdir()
     (folder / "data" / "corpus.jsonl").symlink_to(path)
     project = open_project(folder, Settings(database_url=None))
@@ -199,15 +202,20 @@ def child_ingest(path: str) -> None:
     print(json.dumps(result))
 
 
-def run_child(path: Path) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True)
+def run_child(path: Path, without: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(path), *(["--without", *without] if without else [])],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-def measure(n: int) -> dict[str, Any]:
+def measure(n: int, without: list[str]) -> dict[str, Any]:
     path, planted = corpus(n)
-    result = run_child(path)
+    result = run_child(path, without)
     summary = result["summary"]
     return {
         "rows": n,
@@ -238,16 +246,21 @@ def main() -> None:
     parser.add_argument("--size", choices=["full", "small"], default="full")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the report as JSON only")
+    parser.add_argument("--sizes", type=int, nargs="*", help="rows per run (default: 250k and 1M; small: 20k)")
+    parser.add_argument(
+        "--without", nargs="*", default=[], choices=["near_duplicates"], help="stages left out (memory comparisons)"
+    )
     args = parser.parse_args()
     if args.child:
-        child_ingest(args.child)
+        child_ingest(args.child, args.without)
         return
-    sizes = [250_000, 1_000_000] if args.size == "full" else [20_000]
-    runs = [measure(n) for n in sizes]
+    sizes = args.sizes or ([250_000, 1_000_000] if args.size == "full" else [20_000])
+    runs = [measure(n, args.without) for n in sizes]
     report: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "runs": runs,
         "target_records_per_s": TARGET_RATE,
+        "without": args.without,
     }
     if len(runs) > 1:
         report["rss_growth_mb"] = round(runs[-1]["peak_rss_mb"] - runs[0]["peak_rss_mb"], 1)
@@ -264,7 +277,7 @@ def main() -> None:
         print(f"           counts {run['counts']}")
         print(f"           planted {run['planted']}")
     if "rss_growth_mb" in report:
-        print(f"peak RSS growth 250k -> 1M: {report['rss_growth_mb']} MB")
+        print(f"peak RSS growth {sizes[0]:,} -> {sizes[-1]:,}: {report['rss_growth_mb']} MB")
 
 
 if __name__ == "__main__":

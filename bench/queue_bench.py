@@ -237,6 +237,41 @@ def measure(
     }  # fmt: skip
 
 
+def in_process(backend: str, url: str | None, tasks: int, threads: int, seconds: float) -> dict[str, Any]:
+    """The same next -> submit loop calling the services directly (no HTTP): what the store side can do."""
+    from labelloop.config import Settings
+    from labelloop.governance.service import authenticate_token
+    from labelloop.labeling.queue import next_task, submit_annotation
+    from labelloop.project import open_project
+
+    folder = Path(tempfile.mkdtemp(prefix=f"labelloop-queue-inproc-{backend}-"))
+    setup = prepare(folder, url, tasks, threads)
+    project = open_project(folder, Settings(database_url=url))
+    people = [authenticate_token(project.store, token) for token in setup["tokens"]]
+    done = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def work(person: Any) -> None:
+        while time.perf_counter() < stop:
+            leased = next_task(project, person)
+            if leased is None:
+                return
+            submit_annotation(project, person, leased["task_id"], leased["lease_id"], {"topic": {"label": "sport"}})
+            with lock:
+                done[0] += 1
+
+    workers = [threading.Thread(target=work, args=(p,)) for p in people]
+    began = time.perf_counter()
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    elapsed = time.perf_counter() - began
+    project.store.dispose()
+    return {"backend": backend, "threads": threads, "tasks": tasks, "cycles_per_s": round(done[0] / elapsed, 1)}
+
+
 def pg_schema_url(admin: str) -> tuple[str, str]:
     import psycopg
 
@@ -261,6 +296,13 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=["sqlite", "postgres"])
     parser.add_argument("--workers", type=int, default=2, help="server processes (labelloop serve --workers)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        nargs="*",
+        metavar="THREADS",
+        help="also run the loop without HTTP with these thread counts",
+    )
     args = parser.parse_args()
     full = args.size == "full"
     seconds = args.seconds or (30.0 if full else 4.0)
@@ -277,6 +319,14 @@ def main() -> None:
             )
         finally:
             drop_schema(admin, schema)
+    if args.in_process and admin and "postgres" not in args.skip:
+        report["postgres_in_process"] = []
+        for threads in args.in_process:
+            url, schema = pg_schema_url(admin)
+            try:
+                report["postgres_in_process"].append(in_process("postgres", url, 20_000, threads, seconds))
+            finally:
+                drop_schema(admin, schema)
     if "sqlite" not in args.skip:
         report["sqlite"] = measure("sqlite", None, 100_000 if full else 2_000, 8 if full else 4, seconds, args.workers)
     print(json.dumps(report, indent=None if args.json else 2))
