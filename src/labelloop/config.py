@@ -299,6 +299,38 @@ class LabelingSpec(_Strict):
         return self
 
 
+class DriftSpec(_Strict):
+    """What drift reports compare, and when a feature alerts."""
+
+    numeric: list[str] = Field(default_factory=list, description="numeric payload fields")
+    categorical: list[str] = Field(default_factory=list, description="categorical payload fields")
+    text: bool = Field(default=True, description="compare the record's text field (length, vocabulary)")
+    labels: bool = Field(default=True, description="compare the final-label distribution")
+    slice_by: str | None = Field(default="source", description="'source', a payload field, or null")
+    psi_alert: float = Field(default=0.2, gt=0, description="PSI at or above this alerts")
+    ks_alert: float = Field(default=0.1, gt=0, le=1, description="KS statistic at or above this alerts")
+    js_alert: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon distance at or above this alerts")
+    min_rows: int = Field(default=50, ge=1, description="windows or slices with fewer rows are not compared")
+
+
+class QualitySpec(_Strict):
+    """How final labels are decided and what the quality checks act on."""
+
+    aggregation: Literal["majority", "dawid_skene", "adjudicated"] = Field(
+        default="majority", description="how a task's final label is computed from its answers"
+    )
+    min_confidence: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="a final label below this confidence asks one more annotator (up to k_max), then adjudication",
+    )
+    label_errors_filter: Literal[
+        "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"
+    ] = Field(default="prune_by_noise_rate", description="confident-learning filter for suspected label errors")
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+
+
 class ProjectConfig(_Strict):
     """The validated content of ``labelloop.yaml``."""
 
@@ -311,6 +343,7 @@ class ProjectConfig(_Strict):
     policies: dict[str, Any] = Field(default_factory=dict)
     label_schema: LabelSchemaSpec | None = None
     labeling: LabelingSpec = Field(default_factory=LabelingSpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
 
     @field_validator("sources")
     @classmethod

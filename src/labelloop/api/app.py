@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from labelloop import __version__
 from labelloop.api.deps import ProjectRegistry
 from labelloop.api.errors import install_error_handlers
-from labelloop.api.routers import health, labeling, metrics, records, users
+from labelloop.api.routers import health, labeling, metrics, quality, records, users
 from labelloop.config import Settings
 from labelloop.project import Project
 
@@ -62,6 +62,7 @@ def create_app(project: Project, settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(labeling.router)
     app.include_router(users.router)
+    app.include_router(quality.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from labelloop.errors import InvalidInputError, LabelloopError
+from labelloop.cli.common import JsonOut, ProjectDir, actor, emit, err, open_dir, out, user_errors
+from labelloop.cli.quality import register as register_quality
+from labelloop.errors import InvalidInputError
 from labelloop.governance.consent import withdraw_consent
 from labelloop.governance.service import add_user
 from labelloop.ingest.quarantine import decide_held_run, drop_quarantined, list_records, release_quarantined
 from labelloop.ingest.service import COUNT_KEYS, IngestProgress, run_ingest
 from labelloop.ingest.status import project_status
-from labelloop.project import Project, init_project, open_project
+from labelloop.project import Project, init_project
 
 app = typer.Typer(
     name="labelloop",
@@ -51,55 +50,11 @@ app.add_typer(audit_app, name="audit")
 gold_app = typer.Typer(help="Gold items: records with a known answer that measure annotators.", no_args_is_help=True)
 app.add_typer(gold_app, name="gold")
 app.add_typer(user_app, name="user")
-
-err = Console(stderr=True)
-out = Console()
-
-ProjectDir = Annotated[
-    Path, typer.Option("--project-dir", "-C", help="The project folder (holds labelloop.yaml).", file_okay=False)
-]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def emit(data: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
-    """Print ``data`` as one JSON object, or in human form."""
-    if as_json:
-        sys.stdout.write(orjson.dumps(data, default=str).decode() + "\n")
-        sys.stdout.flush()
-    else:
-        human(data)
-
-
-def user_errors(func: F) -> F:
-    """Turn labelloop errors into one line on stderr and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LabelloopError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("interrupted; run the command again to resume where it stopped")
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if os.environ.get("LABELLOOP_DEBUG"):
-                raise
-            err.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set LABELLOOP_DEBUG=1 for the traceback)",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
+register_quality(app)
 
 
 def _open(project_dir: Path) -> Project:
-    return open_project(project_dir)
+    return open_dir(project_dir)
 
 
 class _Bars(IngestProgress):
@@ -533,7 +488,7 @@ def user_resume(
 
 
 def _actor() -> str:
-    return "cli:" + (os.environ.get("USER") or os.environ.get("USERNAME") or "unknown")
+    return actor()
 
 
 @user_app.command("add")

@@ -77,6 +77,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "adjudicate": frozenset({Role.ADMIN, Role.STEWARD, Role.ADJUDICATOR}),
     "users.manage": frozenset({Role.ADMIN}),
     "metrics.read": frozenset(Role),
+    "quality.read": frozenset(Role),
+    # running aggregation, label-error scans and drift reports, and annotators' confusion matrices
+    "quality.manage": frozenset({Role.ADMIN, Role.STEWARD}),
 }
 
 

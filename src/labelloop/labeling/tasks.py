@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -40,6 +40,7 @@ def create_tasks(
     since: float | None = None,
     where: dict[str, Any] | None = None,
     seed: int | None = None,
+    reason: Mapping[str, Any] | None = None,
     actor: str = "cli",
 ) -> dict[str, Any]:
     """Create up to ``budget`` tasks; returns ``created`` and the selection made.
@@ -49,6 +50,7 @@ def create_tasks(
     picks among the eligible records, filtered by ``source``, ``flag`` (a quality or
     PII flag code), ``since`` (ingested at or after this epoch time) and ``where``
     (payload fields equal to the given values, e.g. ``{"channel": "email"}``) when given.
+    ``reason`` is kept with each task's selection record (why it was chosen, e.g. a drift alert).
     """
     settings = project.config.labeling
     overlap = overlap or settings.overlap
@@ -91,7 +93,13 @@ def create_tasks(
             rng = random.Random(seed)
             chosen = sorted(rng.sample(pool, min(budget, len(pool)))) if budget else pool
         selection = orjson.dumps(
-            {"strategy": "ids" if ids is not None else strategy, "seed": seed, "budget": budget, "by": actor}
+            {
+                "strategy": "ids" if ids is not None else strategy,
+                "seed": seed,
+                "budget": budget,
+                "by": actor,
+                **({"reason": dict(reason)} if reason else {}),
+            }
         ).decode()
         created = repo.add_tasks(
             conn,

@@ -1,0 +1,1 @@
+"""Learning: the built-in baseline model (and, later, predictions and selection strategies)."""

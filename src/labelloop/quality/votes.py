@@ -1,0 +1,145 @@
+"""Which annotations count, and what each one answers to a question.
+
+A task's annotations have a history (review fixes, schema migrations, rejections,
+adjudication). Two views of them are used:
+
+- *first-pass answers* (agreement): what the annotators gave through the queue
+  (annotations made under a lease), the latest per person and task; a schema
+  migration's replacement stands in for the answer it migrated, and a reviewer's
+  fix does not hide the answer it corrected — agreement measures the people who
+  answered, not the corrections.
+- *votes* (aggregation): the live answers — submitted, accepted or escalated, the
+  latest per person and task — including a reviewer's fix (it supersedes the
+  original, which no longer votes); rejected answers do not vote.
+- *authoritative values*: an adjudicator's value or a confirmed label-error
+  correction settles a task outright (the latest one wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from labelloop.domain.schemas import LabelSchema, Question
+from labelloop.errors import InvalidInputError
+
+__all__ = [
+    "AGGREGATED_TYPES",
+    "AUTHORITATIVE",
+    "Vote",
+    "answer_of",
+    "authoritative",
+    "first_pass",
+    "live_votes",
+    "main_question",
+]
+
+#: Question types whose answers are categories (or ordered categories) that votes can decide.
+AGGREGATED_TYPES = ("single", "pairwise", "rating")
+#: Annotation statuses that settle a task's value outright.
+AUTHORITATIVE = ("adjudicated", "corrected")
+_VOTING = ("submitted", "accepted", "escalated")
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One annotation as the quality code sees it."""
+
+    annotation_id: int
+    task_id: int
+    record_id: int
+    user_id: int
+    value: Mapping[str, Any]
+    created_at: float
+    source_id: int
+    task_state: str
+    is_gold: bool
+    gold_value: Mapping[str, Any] | None
+
+
+def _vote(row: Mapping[str, Any]) -> Vote:
+    return Vote(
+        annotation_id=int(row["id"]),
+        task_id=int(row["task_id"]),
+        record_id=int(row["record_id"]),
+        user_id=int(row["user_id"]),
+        value=orjson.loads(row["value"]),
+        created_at=float(row["created_at"]),
+        source_id=int(row["source_id"]),
+        task_state=str(row["task_state"]),
+        is_gold=bool(row["is_gold"]),
+        gold_value=orjson.loads(row["gold_value"]) if row["gold_value"] else None,
+    )
+
+
+def first_pass(rows: Iterable[Mapping[str, Any]]) -> list[Vote]:
+    """The answers people gave through the queue: latest per (task, person), in id order."""
+    latest: dict[tuple[int, int], Mapping[str, Any]] = {}
+    for row in rows:
+        if row["lease_id"] is None or row["status"] in AUTHORITATIVE:
+            continue
+        latest[(int(row["task_id"]), int(row["user_id"]))] = row  # rows come oldest first
+    return [_vote(r) for r in sorted(latest.values(), key=lambda r: int(r["id"]))]
+
+
+def live_votes(rows: Iterable[Mapping[str, Any]]) -> list[Vote]:
+    """The answers that vote on a task's label now: latest live answer per (task, person)."""
+    latest: dict[tuple[int, int], Mapping[str, Any]] = {}
+    for row in rows:
+        if row["status"] in _VOTING:
+            latest[(int(row["task_id"]), int(row["user_id"]))] = row
+    return [_vote(r) for r in sorted(latest.values(), key=lambda r: int(r["id"]))]
+
+
+def authoritative(rows: Iterable[Mapping[str, Any]]) -> dict[int, Vote]:
+    """Task id -> the adjudicated or corrected annotation that settles it (the latest)."""
+    out: dict[int, Vote] = {}
+    for row in rows:
+        if row["status"] in AUTHORITATIVE:
+            out[int(row["task_id"])] = _vote(row)
+    return out
+
+
+def answer_of(question: Question, value: Mapping[str, Any]) -> Any:
+    """The comparable part of an answer to ``question``, or None when it is not answered.
+
+    single -> label (str); pairwise -> choice ("a", "b", "tie"); rating -> int;
+    multi -> frozenset of labels; spans -> tuple of (start, end, label), sorted;
+    text -> the text.
+    """
+    answer = value.get(question.name)
+    if not isinstance(answer, Mapping):
+        return None
+    if question.type == "single":
+        return answer.get("label")
+    if question.type == "pairwise":
+        return answer.get("choice")
+    if question.type == "rating":
+        rating = answer.get("rating")
+        return int(rating) if isinstance(rating, int | float) and not isinstance(rating, bool) else None
+    if question.type == "multi":
+        labels = answer.get("labels")
+        return frozenset(str(x) for x in labels) if isinstance(labels, list | tuple) else None
+    if question.type == "spans":
+        spans = answer.get("spans")
+        if not isinstance(spans, list | tuple):
+            return None
+        return tuple(sorted((int(s["start"]), int(s["end"]), str(s["label"])) for s in spans if isinstance(s, Mapping)))
+    text = answer.get("text")
+    return text if isinstance(text, str) else None
+
+
+def main_question(schema: LabelSchema, name: str | None = None) -> Question:
+    """The question ``name``, or the first categorical (single, pairwise, rating, multi) one, or the first."""
+    if name is not None:
+        try:
+            return schema.question(name)
+        except KeyError as exc:
+            raise InvalidInputError(str(exc.args[0])) from None
+    for question in schema.questions:
+        if question.type in (*AGGREGATED_TYPES, "multi"):
+            return question
+    return schema.questions[0]

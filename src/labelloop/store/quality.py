@@ -1,0 +1,238 @@
+"""Repository functions of the quality capability (final labels, quality runs, drift alerts,
+label-error flags). Each takes an open connection and never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from labelloop.store.repo import add_counters, sharded
+from labelloop.store.tables import (
+    annotation_table,
+    drift_alerts,
+    final_labels,
+    label_error_flags,
+    quality_runs,
+    records,
+    tasks,
+)
+
+__all__ = [
+    "add_drift_alerts",
+    "add_flags",
+    "add_quality_run",
+    "annotation_rows",
+    "decide_flag",
+    "drift_alerts_of",
+    "final_label_rows",
+    "flag_counts",
+    "get_flag",
+    "next_flag",
+    "open_flag_tasks",
+    "quality_runs_of",
+    "replace_final_labels",
+    "send_task_back",
+]
+
+_CHUNK = 5_000
+
+
+def annotation_rows(conn: Connection, project_id: int, since: float | None = None) -> list[dict[str, Any]]:
+    """Every annotation of the project with its task's state, overlap, gold flag and its record's source.
+
+    Oldest first. Quality code decides which of them count (see ``quality.service``).
+    """
+    stmt = (
+        select(
+            annotation_table.c.id,
+            annotation_table.c.task_id,
+            annotation_table.c.record_id,
+            annotation_table.c.user_id,
+            annotation_table.c.lease_id,
+            annotation_table.c.value,
+            annotation_table.c.status,
+            annotation_table.c.supersedes,
+            annotation_table.c.schema_version,
+            annotation_table.c.created_at,
+            tasks.c.state.label("task_state"),
+            tasks.c.overlap,
+            tasks.c.k_max,
+            tasks.c.is_gold,
+            tasks.c.gold_value,
+            records.c.source_id,
+            records.c.ingested_at,
+        )
+        .join(tasks, tasks.c.id == annotation_table.c.task_id)
+        .join(records, records.c.id == annotation_table.c.record_id)
+        .where(annotation_table.c.project_id == project_id)
+        .order_by(annotation_table.c.id)
+    )
+    if since is not None:
+        stmt = stmt.where(annotation_table.c.created_at >= since)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def replace_final_labels(conn: Connection, task_ids: Sequence[int], rows: Sequence[dict[str, Any]]) -> None:
+    """Replace the final labels of ``task_ids`` by ``rows`` (tasks absent from ``rows`` lose theirs)."""
+    ids = sorted(set(task_ids))
+    for start in range(0, len(ids), _CHUNK):
+        conn.execute(delete(final_labels).where(final_labels.c.task_id.in_(ids[start : start + _CHUNK])))
+    for start in range(0, len(rows), _CHUNK):
+        conn.execute(insert(final_labels), list(rows[start : start + _CHUNK]))
+
+
+def final_label_rows(
+    conn: Connection, project_id: int, *, after: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The project's current final labels, by task id."""
+    stmt = (
+        select(final_labels)
+        .where(final_labels.c.project_id == project_id, final_labels.c.task_id > after)
+        .order_by(final_labels.c.task_id, final_labels.c.question)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def send_task_back(conn: Connection, task_id: int, *, from_state: str, to_state: str, overlap: int) -> bool:
+    """Move a task from ``from_state`` to ``to_state`` (with ``overlap``), keeping the state counters right.
+
+    False when the task was not in ``from_state`` any more (a concurrent change won).
+    """
+    result = conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task_id, tasks.c.state == from_state)
+        .values(state=to_state, overlap=overlap, completed_at=None)
+    )
+    if not result.rowcount:
+        return False
+    project_id = conn.execute(select(tasks.c.project_id).where(tasks.c.id == task_id)).scalar_one()
+    deltas = {sharded(f"tasks_{from_state}", task_id): -1, sharded(f"tasks_{to_state}", task_id): 1}
+    if from_state == "complete":
+        deltas[sharded("labeled", task_id)] = -1
+    add_counters(conn, int(project_id), deltas)
+    return True
+
+
+def add_quality_run(conn: Connection, **values: Any) -> int:
+    """Record one quality computation; returns its id."""
+    return int(conn.execute(insert(quality_runs).values(**values).returning(quality_runs.c.id)).scalar_one())
+
+
+def quality_runs_of(conn: Connection, project_id: int, kind: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest quality runs of a kind, newest first."""
+    stmt = (
+        select(quality_runs)
+        .where(quality_runs.c.project_id == project_id, quality_runs.c.kind == kind)
+        .order_by(quality_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def add_drift_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store a drift run's alerts."""
+    if rows:
+        conn.execute(insert(drift_alerts), list(rows))
+
+
+def drift_alerts_of(conn: Connection, project_id: int, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Alerts of one drift run, or of every run (newest first)."""
+    stmt = select(drift_alerts).where(drift_alerts.c.project_id == project_id)
+    if run_id is not None:
+        stmt = stmt.where(drift_alerts.c.run_id == run_id)
+    return [dict(r) for r in conn.execute(stmt.order_by(drift_alerts.c.id.desc())).mappings()]
+
+
+def open_flag_tasks(conn: Connection, project_id: int) -> set[int]:
+    """Tasks with a suspected label error nobody has decided yet."""
+    stmt = select(label_error_flags.c.task_id).where(
+        label_error_flags.c.project_id == project_id, label_error_flags.c.status == "open"
+    )
+    return {int(r[0]) for r in conn.execute(stmt)}
+
+
+def add_flags(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
+    """Store new label-error flags; returns how many."""
+    batch = list(rows)
+    if batch:
+        conn.execute(insert(label_error_flags), batch)
+    return len(batch)
+
+
+def next_flag(conn: Connection, project_id: int, reviewer_id: int) -> dict[str, Any] | None:
+    """The oldest open flag on a task the reviewer did not answer (the highest score first among equals)."""
+    answered = select(annotation_table.c.id).where(
+        annotation_table.c.task_id == label_error_flags.c.task_id, annotation_table.c.user_id == reviewer_id
+    )
+    stmt = (
+        select(label_error_flags)
+        .where(
+            label_error_flags.c.project_id == project_id,
+            label_error_flags.c.status == "open",
+            ~answered.exists(),
+        )
+        .order_by(label_error_flags.c.id)
+        .limit(1)
+    )
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def get_flag(conn: Connection, flag_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    """One flag (locked for update on PostgreSQL when asked)."""
+    stmt = select(label_error_flags).where(label_error_flags.c.id == flag_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def decide_flag(conn: Connection, flag_id: int, *, status: str, by: int, at: float, annotation_id: int | None) -> None:
+    """Close a flag as confirmed or dismissed."""
+    conn.execute(
+        update(label_error_flags)
+        .where(label_error_flags.c.id == flag_id)
+        .values(status=status, decided_by=by, decided_at=at, annotation_id=annotation_id)
+    )
+
+
+def flag_counts(conn: Connection, project_id: int) -> dict[str, int]:
+    """Flags per status (open, confirmed, dismissed)."""
+    stmt = (
+        select(label_error_flags.c.status, func.count())
+        .where(label_error_flags.c.project_id == project_id)
+        .group_by(label_error_flags.c.status)
+    )
+    return {str(status): int(n) for status, n in conn.execute(stmt)}
+
+
+def record_payloads(conn: Connection, record_ids: Sequence[int]) -> dict[int, str | None]:
+    """Record id -> its JSON payload text (None when it lives in a blob or was erased)."""
+    out: dict[int, str | None] = {}
+    for start in range(0, len(record_ids), _CHUNK):
+        part = list(record_ids[start : start + _CHUNK])
+        for rid, payload in conn.execute(select(records.c.id, records.c.payload).where(records.c.id.in_(part))):
+            out[int(rid)] = payload
+    return out
+
+
+def window_records(
+    conn: Connection, project_id: int, start: float, end: float, *, time_field: str = "ingested"
+) -> list[dict[str, Any]]:
+    """Accepted records whose ingestion (or event) time is in ``[start, end)``: id, source, payload."""
+    column = records.c.ingested_at if time_field == "ingested" else records.c.event_time
+    stmt = (
+        select(records.c.id, records.c.source_id, records.c.payload)
+        .where(records.c.project_id == project_id, records.c.status == "accepted", column >= start, column < end)
+        .order_by(records.c.id)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def mark_alerts_enqueued(conn: Connection, run_id: int, count: int) -> None:
+    """Note on a drift run's alerts how many records were queued because of them."""
+    conn.execute(update(drift_alerts).where(drift_alerts.c.run_id == run_id).values(enqueued=count))
