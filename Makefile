@@ -36,6 +36,10 @@ bench: $(VENV)/.test
 	$(PY) bench/pii_bench.py
 	$(PY) bench/health_bench.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/aggregation_bench.py
+	$(PY) bench/label_errors_bench.py
+	$(PY) bench/drift_bench.py
+	$(PY) bench/quality_bench.py
 
 bench-smoke: $(VENV)/.test
 	$(PY) bench/ingest_bench.py --size small
@@ -43,6 +47,10 @@ bench-smoke: $(VENV)/.test
 	$(PY) bench/pii_bench.py --size small
 	$(PY) bench/health_bench.py --size small
 	$(PY) bench/queue_bench.py --size small
+	$(PY) bench/aggregation_bench.py --size small
+	$(PY) bench/label_errors_bench.py --size small
+	$(PY) bench/drift_bench.py --size small
+	$(PY) bench/quality_bench.py --size small
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.data

@@ -114,3 +114,23 @@ def test_queue_bench_small_loses_and_doubles_nothing() -> None:
         assert checks["acknowledged"] > 0
         assert checks["lost"] == checks["unacknowledged"] == 0
         assert checks["tasks_beyond_overlap"] == checks["same_person_twice"] == 0
+
+
+@pytest.mark.slow
+def test_quality_bench_small_labels_every_task_on_each_backend() -> None:
+    report = _bench("quality_bench.py")
+    crowd = report["crowd"]
+    assert isinstance(crowd, dict)
+    backends = [b for b in ("sqlite", "postgres") if b in report]
+    assert backends[0] == "sqlite"
+    for backend in backends:
+        figures = report[backend]
+        assert isinstance(figures, dict)
+        assert figures["aggregate_majority"]["labels"] == figures["aggregate_dawid_skene"]["labels"] == crowd["tasks"]
+        # Dawid-Skene learns the spammers, so it is never worse than the vote by more than noise
+        assert figures["aggregate_dawid_skene"]["accuracy"] >= figures["aggregate_majority"]["accuracy"] - 0.01
+        low, high = figures["agreement"]["alpha_ci"]
+        assert low <= figures["agreement"]["alpha"] <= high
+        assert figures["label_errors"]["queued"] == figures["label_errors"]["flagged"] > 0
+    if len(backends) == 2:  # the same data gives the same figures on both stores
+        assert report["sqlite"]["agreement"]["alpha"] == report["postgres"]["agreement"]["alpha"]

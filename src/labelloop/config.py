@@ -310,7 +310,10 @@ class DriftSpec(_Strict):
     psi_alert: float = Field(default=0.2, gt=0, description="PSI at or above this alerts")
     ks_alert: float = Field(default=0.1, gt=0, le=1, description="KS statistic at or above this alerts")
     js_alert: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon distance at or above this alerts")
-    min_rows: int = Field(default=50, ge=1, description="windows or slices with fewer rows are not compared")
+    min_rows: int = Field(default=50, ge=1, description="windows with fewer rows are not compared")
+    min_slice_rows: int = Field(
+        default=500, ge=1, description="slices with fewer rows in either window are skipped (noise below this)"
+    )
 
 
 class QualitySpec(_Strict):

@@ -185,9 +185,9 @@ def aggregate(project: Project, *, method: str | None = None, actor: str = "cli"
         names = repo.user_names(conn, project.id)
     votes = live_votes(rows)
     settled = authoritative(rows)
-    adjudicated_ids = {int(r["id"]) for r in rows if r["status"] == "adjudicated"}
-    record_of = {int(r["task_id"]): int(r["record_id"]) for r in rows}
-    state_of = {int(r["task_id"]): (str(r["task_state"]), int(r["overlap"]), int(r["k_max"])) for r in rows}
+    adjudicated_ids = {r.id for r in rows if r.status == "adjudicated"}
+    record_of = {r.task_id: r.record_id for r in rows}
+    state_of = {r.task_id: (r.task_state, r.overlap, r.k_max) for r in rows}
     gold_tasks = {v.task_id: v.gold_value for v in votes if v.is_gold and v.gold_value is not None}
     complete = sorted(t for t, (state, _, _) in state_of.items() if state == "complete" and t not in gold_tasks)
 
@@ -312,18 +312,19 @@ def _final_row(
 def final_labels(project: Project, *, cursor: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
     """A page of final labels (by task id after ``cursor``) and the next cursor (None at the end)."""
     with project.store.read() as conn:
-        rows = qrepo.final_label_rows(conn, project.id, after=cursor, limit=limit + 1)
+        rows = qrepo.final_label_rows(conn, project.id, after=cursor, tasks=limit + 1)
     # a page ends on a task boundary: one task's questions are never split
     tasks_seen: list[int] = []
     out: list[dict[str, Any]] = []
     for row in rows:
-        if row["task_id"] not in tasks_seen:
-            tasks_seen.append(int(row["task_id"]))
+        task = int(row["task_id"])
+        if not tasks_seen or tasks_seen[-1] != task:  # rows come ordered by task
+            tasks_seen.append(task)
         if len(tasks_seen) > limit:
             break
         out.append(
             {
-                "task_id": int(row["task_id"]),
+                "task_id": task,
                 "record_id": int(row["record_id"]),
                 "question": row["question"],
                 "value": orjson.loads(row["value"]),
@@ -975,7 +976,7 @@ def drift(
         label=LABEL_COLUMN if spec.labels else None,
         thresholds=DriftThresholds(default=default),
         slice_by=SLICE_COLUMN if spec.slice_by else None,
-        min_slice_rows=spec.min_rows,
+        min_slice_rows=spec.min_slice_rows,
         seed=seed,
     )
     features = [_feature_view(f) for f in (*report.features, *report.slices)]

@@ -281,7 +281,7 @@ class StoreContentIndex:
         )
         rows: list[Any] = []
         if self.postgres:
-            cursor = _driver_cursor(self.conn)
+            cursor = driver_cursor(self.conn)
             try:
                 for i in range(0, len(keys), 100_000):
                     cursor.execute(head + "c.key = ANY(%s)", (keys[i : i + 100_000],))
@@ -354,7 +354,8 @@ class StoreContentIndex:
         return stored & wanted
 
 
-def _driver_cursor(conn: Connection) -> Any:
+def driver_cursor(conn: Connection) -> Any:
+    """A DBAPI cursor on ``conn``'s connection, for bulk paths that skip SQLAlchemy's row objects."""
     raw = conn.connection.dbapi_connection
     if raw is None:  # pragma: no cover - only after the connection was invalidated
         raise StorageError("the database connection was closed")
@@ -377,7 +378,7 @@ def index_stored(conn: Connection, batch: pa.Table, *, project_id: int, source_i
             if status in repeats:
                 keys[i] = occurrence_key(source_id, source_keys[i], digests[i])
     if conn.dialect.name == "postgresql":
-        cursor = _driver_cursor(conn)
+        cursor = driver_cursor(conn)
         try:
             cursor.execute(
                 "INSERT INTO content_keys (key, record_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "
@@ -432,7 +433,7 @@ def insert_records(
         if optional in batch.column_names and batch[optional].null_count < n:
             columns.append(batch[optional].to_pylist())
             names += f", {optional}"
-    cursor = _driver_cursor(conn)
+    cursor = driver_cursor(conn)
     try:
         if conn.dialect.name == "postgresql":
             # COPY: measured 27k rows/s end to end against 17k for one INSERT ... unnest(arrays).
@@ -539,7 +540,7 @@ def add_events(conn: Connection, project_id: int, events: Sequence[dict[str, Any
     ]
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     columns = "project_id, record_id, kind, stage, stage_version, run_id, batch_id, actor, at, details"
-    cursor = _driver_cursor(conn)
+    cursor = driver_cursor(conn)
     try:
         cursor.executemany(f"INSERT INTO lineage_events ({columns}) VALUES ({', '.join([mark] * 10)})", rows)
     finally:
@@ -810,7 +811,7 @@ def add_near_dup_keys(conn: Connection, project_id: int, params: str, rows: Sequ
     if not rows:
         return
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    cursor = _driver_cursor(conn)
+    cursor = driver_cursor(conn)
     try:
         cursor.executemany(
             "INSERT INTO near_dup_index (record_id, project_id, params, band_keys) "
@@ -1147,7 +1148,7 @@ def add_tasks(
         "INSERT INTO tasks (project_id, record_id, schema_version, state, rank, overlap, k_max, done, leased, "
         f"is_gold, selection, created_at) VALUES ({', '.join([mark] * 12)})"
     )
-    cursor = _driver_cursor(conn)
+    cursor = driver_cursor(conn)
     try:
         for start in range(0, len(record_ids), 50_000):
             cursor.executemany(
