@@ -1,0 +1,1 @@
+"""Releases: immutable, content-addressed dataset snapshots of the final labels, their splits, diffs and exports."""
