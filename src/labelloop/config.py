@@ -315,6 +315,17 @@ class DriftSpec(_Strict):
         default=500, ge=1, description="slices with fewer rows in either window are skipped (noise below this)"
     )
 
+    @model_validator(mode="after")
+    def _fields_distinct(self) -> DriftSpec:
+        named = [*self.numeric, *self.categorical]
+        reserved = sorted({"label", "slice"} & set(named))
+        if reserved:
+            raise ValueError(f"'label' and 'slice' are the report's own columns; rename the field(s) {reserved}")
+        twice = sorted({n for n in named if named.count(n) > 1})
+        if twice:
+            raise ValueError(f"a field is either numeric or categorical, not both: {twice}")
+        return self
+
 
 class QualitySpec(_Strict):
     """How final labels are decided and what the quality checks act on."""

@@ -161,17 +161,18 @@ def test_agreement_keys_and_known_values(make_project: ProjectFactory) -> None:
     result = service.agreement(project, bootstrap=200)
     assert {"krippendorff_alpha", "per_label", "per_annotator"} <= set(result)
     assert result["units"] == 20 and result["annotations"] == 40
-    # the reference value of the same 2 x 20 data
-    from labelloop.quality.agreement import krippendorff_alpha
+    # the reference value of the same 2 x 20 data, from the independent krippendorff package
+    import krippendorff
 
     with project.store.read() as conn:
         rows = conn.execute(text("SELECT task_id, user_id, value FROM annotations ORDER BY task_id")).all()
     tasks = sorted({r[0] for r in rows})
     coders = sorted({r[1] for r in rows})
-    data = [[None] * len(tasks) for _ in coders]
+    data = [[float("nan")] * len(tasks) for _ in coders]
     for task, user, value in rows:
         data[coders.index(user)][tasks.index(task)] = LABELS.index(orjson.loads(value)["topic"]["label"])
-    assert result["krippendorff_alpha"] == pytest.approx(krippendorff_alpha(data, level="nominal"), abs=1e-6)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert result["krippendorff_alpha"] == pytest.approx(expected, abs=1e-6)
     low, high = result["alpha_ci"]
     assert low <= result["krippendorff_alpha"] <= high
     assert result["per_annotator"]["ann"]["agreement"] == pytest.approx(16 / 20)
@@ -225,6 +226,8 @@ def test_label_errors_flag_rereview_and_outcomes(make_project: ProjectFactory) -
         service.decide_label_error(project, reviewer, item_flag_id(project), "dismiss")
     report = service.label_error_report(project)
     assert (report["open"], report["confirmed"], report["dismissed"]) == (0, 3, 1)
+    # the dismissed label stands and the confirmed ones are settled: a new scan queues nothing again
+    assert service.scan_label_errors(project, predictions=probs)["new_flags"] == 0
     assert report["precision"] == pytest.approx(0.75)
     corrected = [r for r in finals(project).values() if r["method"] == "corrected"]
     assert len(corrected) == 3 and all(r["value"]["label"] == truth[r["record_id"]] for r in corrected)
@@ -262,6 +265,17 @@ def test_label_errors_with_the_baseline_model(make_project: ProjectFactory) -> N
     assert scan["model"].startswith("baseline:tfidf-logreg")
     found = {r["record_id"] for r in scan["top"]}
     assert found == wrong
+
+
+def test_drift_config_refuses_clashing_field_names() -> None:
+    from pydantic import ValidationError
+
+    from labelloop.config import DriftSpec
+
+    with pytest.raises(ValidationError, match="report's own columns"):
+        DriftSpec(numeric=["label"])
+    with pytest.raises(ValidationError, match="not both"):
+        DriftSpec(numeric=["amount"], categorical=["amount"])
 
 
 def test_drift_report_alerts_and_enqueues(make_project: ProjectFactory) -> None:
@@ -321,6 +335,12 @@ def test_quality_over_http_and_cli(make_project: ProjectFactory, db_url: str) ->
     assert len(page["labels"]) == 4 and page["next_cursor"] is not None
     agreement = client.get(f"{base}/agreement", params={"bootstrap": 50}, headers=bearer(annotator)).json()
     assert {"krippendorff_alpha", "per_label", "per_annotator", "history"} <= set(agreement)
+    assert agreement["per_annotator"] is None and agreement["history"] == []  # people's figures; GET records nothing
+    assert_problem(client.post(f"{base}/agreement", headers=bearer(annotator)), 403)
+    snapshot = client.post(f"{base}/agreement", headers=bearer(steward)).json()
+    assert set(snapshot["per_annotator"]) == {"ann", "bob"} and snapshot["run_id"]
+    history = client.get(f"{base}/agreement", params={"bootstrap": 0}, headers=bearer(steward)).json()["history"]
+    assert [h["run_id"] for h in history] == [snapshot["run_id"]]
     assert_problem(client.get(f"{base}/annotators/confusion", headers=bearer(reviewer)), 403)
     assert "topic" in client.get(f"{base}/annotators/confusion", headers=bearer(steward)).json()["questions"]
     # a model that agrees with every final label but one, on which it is sure of the other class
@@ -333,8 +353,9 @@ def test_quality_over_http_and_cli(make_project: ProjectFactory, db_url: str) ->
     ]
     scan = client.post(f"{base}/label-errors", json={"predictions": probs}, headers=bearer(steward)).json()
     assert scan["new_flags"] == 1 and scan["top"][0]["record_id"] == odd
-    item = client.post(f"{base}/review/next", headers=bearer(reviewer)).json()
+    item = client.post(f"{base}/label-errors/next", headers=bearer(reviewer)).json()
     assert item["kind"] == "label_error" and item["reason"] == "suspected_label_error"
+    assert "annotation_id" in client.post(f"{base}/review/next", headers=bearer(reviewer)).json()
     assert_problem(
         client.post(f"/api/v1/label-errors/{item['flag_id']}", json={"decision": "maybe"}, headers=bearer(reviewer)),
         422,
@@ -366,3 +387,91 @@ def test_quality_over_http_and_cli(make_project: ProjectFactory, db_url: str) ->
     assert result.exit_code == 0 and orjson.loads(result.stdout)["confirmed"] == 1
     result = runner.invoke(app, ["drift", "--reference", "yesterday..now", "-C", str(project.dir)])
     assert result.exit_code == 1 and "cannot read time" in result.output
+
+
+def test_aggregation_never_overwrites_newer_work_nor_labels_reopened_tasks(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.labeling.review import review_annotation
+    from labelloop.store import quality as qrepo
+
+    project = make_project(quality_config(overlap=1, k_max=1))
+    seed_records(project, 6)
+    create_tasks(project, overlap=1)
+    ann = principal(project, "ann")
+    ids = record_ids(project)
+    given = {rid: ["sport", "tech"][i % 2] for i, rid in enumerate(ids)}
+    label_all(project, [ann], lambda _, rid: given[rid])
+    service.aggregate(project)
+    sure = {rid: ("tech" if rid == ids[0] else label) for rid, label in given.items()}  # disagrees on ids[0] only
+    probs = {rid: {x: (0.96 if x == sure[rid] else 0.01) for x in LABELS} for rid in ids}
+    assert service.scan_label_errors(project, predictions=probs)["new_flags"] == 1
+    # an aggregation that read the answers before a reviewer's correction landed must not undo it
+    with project.store.read() as conn:
+        stale = qrepo.annotation_rows(conn, project.id)
+    reviewer = principal(project, "rev", "reviewer")
+    item = service.next_label_error(project, reviewer)
+    assert item is not None
+    service.decide_label_error(project, reviewer, item["flag_id"], "confirm", answer("tech"))
+    real = qrepo.annotation_rows
+    monkeypatch.setattr(qrepo, "annotation_rows", lambda conn, pid: stale)
+    late = service.aggregate(project)
+    monkeypatch.setattr(qrepo, "annotation_rows", real)
+    assert late["skipped_changed"] == 1
+    labeled = finals(project)
+    assert labeled[ids[0]]["method"] == "corrected" and labeled[ids[0]]["value"] == {"label": "tech"}
+    # a reviewer rejects an answer: the task is open again and loses its final label
+    with project.store.read() as conn:
+        annotation_id = conn.execute(
+            text("SELECT id FROM annotations WHERE record_id = :r AND status = 'submitted'"), {"r": ids[1]}
+        ).scalar_one()
+    review_annotation(project, reviewer, int(annotation_id), "reject", "wrong_label")
+    cleared = service.aggregate(project)
+    assert cleared["cleared"] == 1 and ids[1] not in finals(project)
+
+
+def test_a_fix_votes_in_place_of_the_answer_it_corrects() -> None:
+    from labelloop.quality.votes import live_votes
+    from labelloop.store.quality import AnnotationRow
+
+    def row(id_: int, user: int, label: str, status: str, lease: int | None, supersedes: int | None) -> AnnotationRow:
+        value = orjson.dumps(answer(label)).decode()
+        return AnnotationRow(
+            id_, 1, 1, user, lease, value, status, supersedes, 1, 0.0, "complete", 3, 3, False, None, 1
+        )
+
+    rows = [
+        row(1, 10, "sport", "superseded", 1, None),
+        row(2, 11, "sport", "superseded", 2, None),
+        row(3, 12, "tech", "submitted", 3, None),
+        row(4, 99, "tech", "accepted", None, 1),  # reviewer 99 fixes ann's answer
+        row(5, 99, "tech", "accepted", None, 2),  # ... and bob's
+    ]
+    votes = live_votes(rows)
+    assert sorted((v.annotation_id, v.user_id) for v in votes) == [(3, 12), (4, 10), (5, 11)]
+
+
+def test_label_error_scan_reads_large_payloads(make_project: ProjectFactory) -> None:
+    config = quality_config(overlap=1, k_max=1)
+    config["record"]["blob_threshold_bytes"] = 10  # every payload goes to the blob store
+    project = make_project(config)
+    words = {label: f"{label} {label}word {label}thing" for label in LABELS}
+    rows = [{"id": f"r{i}", "text": f"{words[LABELS[i % 5]]} story {i} {words[LABELS[i % 5]]}"} for i in range(50)]
+    push_records(project, orjson.dumps(rows))
+    with project.store.read() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM records WHERE payload IS NULL")).scalar_one() == 50
+    ids = record_ids(project)
+    create_tasks(project, overlap=1)
+    label_all(project, [principal(project, "ann")], lambda _, rid: LABELS[ids.index(rid) % 5])
+    service.aggregate(project)
+    assert service.scan_label_errors(project, enqueue=False)["items"] == 50  # texts came from the blobs
+
+
+def test_label_error_scan_refuses_texts_the_baseline_cannot_learn(make_project: ProjectFactory) -> None:
+    empty = make_project(quality_config(overlap=1, k_max=1))
+    push_records(empty, orjson.dumps([{"id": f"e{i}", "text": f"w{i}"} for i in range(20)]))
+    create_tasks(empty, overlap=1)
+    label_all(empty, [principal(empty, "ann")], lambda _, rid: LABELS[rid % 2])  # every word appears once
+    service.aggregate(empty)
+    with pytest.raises(InvalidInputError, match="baseline model cannot learn"):
+        service.scan_label_errors(empty)

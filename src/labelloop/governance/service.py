@@ -36,6 +36,7 @@ from labelloop.store import repo
 from labelloop.store.engine import Store
 
 __all__ = [
+    "allowed",
     "Principal",
     "Role",
     "add_user",
@@ -80,6 +81,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "quality.read": frozenset(Role),
     # running aggregation, label-error scans and drift reports, and annotators' confusion matrices
     "quality.manage": frozenset({Role.ADMIN, Role.STEWARD}),
+    # dataset releases: cutting one (stewards), reading them, downloading their files
+    "releases.create": frozenset({Role.ADMIN, Role.STEWARD}),
+    "releases.read": frozenset(Role),
+    "releases.export": frozenset({Role.ADMIN, Role.STEWARD, Role.VIEWER}),
 }
 
 
@@ -249,6 +254,11 @@ def authenticate_token(store: Store, token: str | None) -> Principal:
             _tokens.clear()
         _tokens[key] = (now, found)
     return found
+
+
+def allowed(principal: Principal, permission: str) -> bool:
+    """Whether ``principal``'s role grants ``permission`` (in their own project)."""
+    return principal.role in PERMISSIONS[permission]
 
 
 def require(principal: Principal, permission: str, project: str) -> None:

@@ -58,8 +58,11 @@ def cross_val_probs(
         raise InvalidInputError("the baseline needs at least two labeled items of every class it has seen")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     # one BLAS thread: on shared cores a multi-threaded fit was measured 10x slower
-    with threadpool_limits(1):
-        probs = cross_val_predict(text_classifier(seed), list(texts), y, cv=splitter, method="predict_proba")
+    try:
+        with threadpool_limits(1):
+            probs = cross_val_predict(text_classifier(seed), list(texts), y, cv=splitter, method="predict_proba")
+    except ValueError as exc:  # e.g. an empty vocabulary: texts too short or all distinct words
+        raise InvalidInputError(f"the baseline model cannot learn from these texts: {exc}") from None
     out = np.zeros((len(y), n_classes), dtype=np.float64)
     out[:, present] = probs
     return out

@@ -84,6 +84,14 @@ def _schema(project: Project) -> tuple[int, LabelSchema]:
     return found.version, found.schema
 
 
+def _payload(project: Project, payload: str | None, blob_ref: str | None) -> dict[str, Any]:
+    """A record's payload, from its row or from the blob store where a large one lives ({} once erased)."""
+    if payload is None and blob_ref:
+        payload = project.blobs.get(blob_ref).decode("utf-8")
+    found = orjson.loads(payload) if payload else {}
+    return found if isinstance(found, dict) else {}
+
+
 def _jsonable(answer: Any) -> Any:
     """An answer as it goes into JSON (sets become sorted lists, span tuples lists)."""
     if isinstance(answer, frozenset):
@@ -123,6 +131,16 @@ def _multi(answers: Sequence[frozenset[str]]) -> tuple[frozenset[str], float]:
     return kept, min(shares) if shares else 1.0
 
 
+def _classes(question: Question) -> list[Any]:
+    """Every answer a categorical question allows, in schema order (a gold answer nobody gave is one)."""
+    if question.type == "pairwise":
+        return ["a", "b", "tie"]
+    if question.type == "rating":
+        low, high = question.scale
+        return list(range(low, high + 1))
+    return list(question.labels)
+
+
 def _decide_question(
     question: Question,
     votes: Sequence[Vote],
@@ -142,8 +160,9 @@ def _decide_question(
         triples = [(task, user, answer) for task, answers in by_task.items() for user, answer in answers]
         if not triples:
             return decided, learned
+        classes = _classes(question)
         if method == "dawid_skene":
-            fitted = dawid_skene(triples, gold={t: g for t, g in gold.items() if t in by_task} or None)
+            fitted = dawid_skene(triples, gold={t: g for t, g in gold.items() if t in by_task} or None, classes=classes)
             for task, label in fitted.labels.items():
                 decided[cast(int, task)] = (label, float(fitted.confidence[task]))
             learned = {
@@ -154,7 +173,7 @@ def _decide_question(
                 "converged": fitted.converged,
             }
         else:
-            voted = majority_vote(triples)
+            voted = majority_vote(triples, classes=classes)
             for task, label in voted.labels.items():
                 decided[cast(int, task)] = (label, float(voted.confidence[task]))
     elif question.type == "multi":
@@ -260,7 +279,15 @@ def aggregate(project: Project, *, method: str | None = None, actor: str = "cli"
         "to_adjudication": len(back) - more,
         "questions": [q.name for q in schema.questions],
     }
+    seen_up_to = max((r.id for r in rows), default=0)
     with project.store.write() as conn:
+        # Computed outside the write lock (submits go on meanwhile); tasks that changed since the
+        # read — left complete, or got a new answer, fix, adjudication or correction — are skipped
+        # here and decided by the next run.
+        project.store.lock_project(conn, project.id, "final_labels")
+        changed = qrepo.tasks_changed_since(conn, project.id, complete, seen_up_to)
+        final_rows = [row for row in final_rows if row["task_id"] not in changed]
+        back = [entry for entry in back if entry[0] not in changed]
         moved = 0
         for task, to_state, overlap in back:
             moved += qrepo.send_task_back(conn, task, from_state="complete", to_state=to_state, overlap=overlap)
@@ -276,10 +303,15 @@ def aggregate(project: Project, *, method: str | None = None, actor: str = "cli"
         )
         for row in final_rows:
             row["run_id"] = run_id
-        qrepo.replace_final_labels(conn, complete, final_rows)
+        qrepo.replace_final_labels(conn, [t for t in complete if t not in changed], final_rows)
+        # a task reopened by a review or escalated since its last label has no final label now
+        cleared = qrepo.clear_unfinished_labels(conn, project.id)
         repo.audit(conn, project.id, actor, "aggregate", str(run_id), method=method, labels=len(final_rows))
+    summary["labels"] = len(final_rows)
     summary["run_id"] = run_id
     summary["sent_back"] = moved
+    summary["skipped_changed"] = len(changed)
+    summary["cleared"] = cleared
     return summary
 
 
@@ -559,8 +591,7 @@ def _payload_slices(project: Project, votes: Sequence[Vote], field: str) -> dict
         payloads = qrepo.record_payloads(conn, sorted(set(record_of.values())))
     out: dict[int, str] = {}
     for task, record in record_of.items():
-        payload = payloads.get(record)
-        value = orjson.loads(payload).get(field) if payload else None
+        value = _payload(project, *payloads.get(record, (None, None))).get(field)
         out[task] = "(none)" if value is None else str(value)
     return out
 
@@ -568,23 +599,24 @@ def _payload_slices(project: Project, votes: Sequence[Vote], field: str) -> dict
 def _trend(
     paired: Sequence[tuple[int, int, Any]], first_at: Mapping[int, float], width: float, level: str
 ) -> list[dict[str, Any]]:
-    """α of the items first answered in each window, and of everything up to its end."""
+    """α of the items first answered in each window (the overall α is the cumulative figure: recomputing
+    it per window would cost windows x answers), with the running count of items."""
     by_window: dict[int, list[tuple[int, int, Any]]] = defaultdict(list)
     for triple in paired:
         by_window[int(first_at[triple[0]] // width)].append(triple)
     out: list[dict[str, Any]] = []
-    cumulative: list[tuple[int, int, Any]] = []
+    total = 0
     for index in sorted(by_window):
         group = by_window[index]
-        cumulative.extend(group)
         units = len({t for t, _, _ in group})
+        total += units
         out.append(
             {
                 "start": index * width,
                 "end": (index + 1) * width,
                 "units": units,
+                "cumulative_units": total,
                 "alpha": _alpha(group, level) if units >= MIN_UNITS else None,
-                "cumulative_alpha": _alpha(cumulative, level),
             }
         )
     return out
@@ -638,7 +670,7 @@ def scan_label_errors(
     index = {label: i for i, label in enumerate(classes)}
     with project.store.read() as conn:
         finals = [r for r in qrepo.final_label_rows(conn, project.id) if r["question"] == target.name]
-        flagged_before = qrepo.open_flag_tasks(conn, project.id)
+        decided = qrepo.decided_flags(conn, project.id)
     finals = [r for r in finals if orjson.loads(r["value"]).get("label") in index]
     if not finals:
         raise InvalidInputError("no final labels yet: run `labelloop aggregate` after tasks complete")
@@ -657,8 +689,8 @@ def scan_label_errors(
     flags: list[dict[str, Any]] = []
     for i in worst:
         row = finals[i]
-        if int(row["task_id"]) in flagged_before or row["method"] in _HUMAN_SETTLED:
-            continue
+        if row["method"] in _HUMAN_SETTLED or (int(row["task_id"]), target.name, classes[int(given[i])]) in decided:
+            continue  # a person settled it, or already kept this very label after a re-review
         flags.append(
             {
                 "project_id": project.id,
@@ -678,7 +710,7 @@ def scan_label_errors(
         "filter_by": filter_by,
         "items": len(finals),
         "flagged": len(worst),
-        "new_flags": len(flags) if enqueue else 0,
+        "new_flags": 0,
         "top": [
             {
                 "task_id": int(finals[i]["task_id"]),
@@ -702,7 +734,10 @@ def scan_label_errors(
             summary=orjson.dumps(summary).decode(),
         )
         if enqueue:
-            qrepo.add_flags(conn, [{**f, "run_id": run_id} for f in flags])
+            project.store.lock_project(conn, project.id, "label_errors")
+            already = qrepo.open_flag_tasks(conn, project.id)  # read under the lock: no flag twice
+            flags = [f for f in flags if f["task_id"] not in already]
+            summary["new_flags"] = qrepo.add_flags(conn, [{**f, "run_id": run_id} for f in flags])
         repo.audit(
             conn, project.id, actor, "label_errors.scan", str(run_id), flagged=len(worst), queued=summary["new_flags"]
         )
@@ -742,8 +777,7 @@ def _texts(project: Project, record_ids: Sequence[int]) -> list[str]:
         payloads = qrepo.record_payloads(conn, record_ids)
     out: list[str] = []
     for rid in record_ids:
-        payload = payloads.get(rid)
-        value = orjson.loads(payload).get(field) if payload else None
+        value = _payload(project, *payloads.get(rid, (None, None))).get(field)
         out.append(value if isinstance(value, str) else "")
     return out
 
@@ -768,7 +802,7 @@ def next_label_error(project: Project, principal: Principal) -> dict[str, Any] |
         "score": float(flag["score"]),
         "record": {
             "id": int(flag["record_id"]),
-            "payload": orjson.loads(record["payload"]) if record["payload"] else {},
+            "payload": _payload(project, record["payload"], record["blob_ref"]),
         },
         "annotations": [
             {
@@ -811,9 +845,12 @@ def decide_label_error(
             raise PermissionDeniedError("nobody re-reviews a task they answered")
         annotation_id: int | None = None
         if value is not None:
+            project.store.lock_project(conn, project.id, "final_labels")
             task = repo.get_task(conn, task_id, lock=True)
             if task is None:
                 raise NotFoundError(f"task {task_id} not found")
+            if task["state"] != "complete":
+                raise ConflictError(f"task {task_id} is {task['state']} again: it is being relabeled; dismiss the flag")
             sv = schema_version(conn, project, int(task["schema_version"]))
             text = record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
             normalized = sv.schema.validate(value, text)
@@ -895,7 +932,7 @@ def _window_table(
     label (main question) and the slice. Values of the wrong kind count as missing, never as an error."""
     spec = project.config.quality.drift
     text_field = project.config.record.text_field if spec.text else None
-    payloads = [orjson.loads(r["payload"]) if r["payload"] else {} for r in rows]
+    payloads = [_payload(project, r["payload"], r["blob_ref"]) for r in rows]
     columns: dict[str, pa.Array] = {}
     for name in spec.numeric:
         values = [p.get(name) for p in payloads]
@@ -1086,16 +1123,15 @@ def _enqueue_drifted(
     """Queue up to ``budget`` unlabeled records of the current window's drifted slices (all of it when an
     alert is not sliced); a random sample, seeded."""
     slices = {a.get("slice") for a in alerts}
-    spec = project.config.quality.drift
-    if None in slices or not spec.slice_by:
+    field = project.config.quality.drift.slice_by
+    if None in slices or not field:
         pool = [int(r["id"]) for r in cur_rows]
     else:
 
         def slice_of(row: Mapping[str, Any]) -> str | None:
-            if spec.slice_by == "source":
+            if field == "source":
                 return sources.get(int(row["source_id"]))
-            payload = orjson.loads(row["payload"]) if row["payload"] else {}
-            value = payload.get(spec.slice_by)
+            value = _payload(project, row["payload"], row["blob_ref"]).get(field)
             return None if value is None else str(value)
 
         pool = [int(r["id"]) for r in cur_rows if slice_of(r) in slices]

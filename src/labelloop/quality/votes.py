@@ -99,11 +99,20 @@ def first_pass(rows: Iterable[AnnotationRow]) -> list[Vote]:
 
 
 def live_votes(rows: Iterable[AnnotationRow]) -> list[Vote]:
-    """The answers that vote on a task's label now: latest live answer per (task, person)."""
+    """The answers that vote on a task's label now: latest live answer per (task, person).
+
+    A reviewer's fix takes the place of the answer it corrects, in that answer's author's name
+    (two fixes by one reviewer on one task are two votes, not one).
+    """
+    author: dict[int, int] = {}  # annotation id -> whose answer it stands for
     latest: dict[tuple[int, int], AnnotationRow] = {}
-    for row in rows:
+    for row in rows:  # oldest first: a superseded answer comes before its fix
+        who = row.user_id
+        if row.lease_id is None and row.supersedes is not None:
+            who = author.get(row.supersedes, who)
+        author[row.id] = who
         if row.status in _VOTING:
-            latest[(row.task_id, row.user_id)] = row
+            latest[(row.task_id, who)] = row._replace(user_id=who)
     vote = _Votes()
     return [vote(r) for r in sorted(latest.values())]
 

@@ -252,23 +252,24 @@ def flag_counts(conn: Connection, project_id: int) -> dict[str, int]:
     return {str(status): int(n) for status, n in conn.execute(stmt)}
 
 
-def record_payloads(conn: Connection, record_ids: Sequence[int]) -> dict[int, str | None]:
-    """Record id -> its JSON payload text (None when it lives in a blob or was erased)."""
-    out: dict[int, str | None] = {}
+def record_payloads(conn: Connection, record_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
+    """Record id -> (JSON payload text, blob reference): a large payload lives in the blob store."""
+    out: dict[int, tuple[str | None, str | None]] = {}
     for start in range(0, len(record_ids), _CHUNK):
         part = list(record_ids[start : start + _CHUNK])
-        for rid, payload in conn.execute(select(records.c.id, records.c.payload).where(records.c.id.in_(part))):
-            out[int(rid)] = payload
+        stmt = select(records.c.id, records.c.payload, records.c.blob_ref).where(records.c.id.in_(part))
+        for rid, payload, ref in conn.execute(stmt):
+            out[int(rid)] = (payload, ref)
     return out
 
 
 def window_records(
     conn: Connection, project_id: int, start: float, end: float, *, time_field: str = "ingested"
 ) -> list[dict[str, Any]]:
-    """Accepted records whose ingestion (or event) time is in ``[start, end)``: id, source, payload."""
+    """Accepted records whose ingestion (or event) time is in ``[start, end)``: id, source, payload, blob."""
     column = records.c.ingested_at if time_field == "ingested" else records.c.event_time
     stmt = (
-        select(records.c.id, records.c.source_id, records.c.payload)
+        select(records.c.id, records.c.source_id, records.c.payload, records.c.blob_ref)
         .where(records.c.project_id == project_id, records.c.status == "accepted", column >= start, column < end)
         .order_by(records.c.id)
     )
@@ -278,3 +279,33 @@ def window_records(
 def mark_alerts_enqueued(conn: Connection, run_id: int, count: int) -> None:
     """Note on a drift run's alerts how many records were queued because of them."""
     conn.execute(update(drift_alerts).where(drift_alerts.c.run_id == run_id).values(enqueued=count))
+
+
+def tasks_changed_since(conn: Connection, project_id: int, complete: Sequence[int], after_id: int) -> set[int]:
+    """Among ``complete`` tasks, those no longer complete or with an annotation newer than ``after_id``."""
+    wanted = set(complete)
+    changed: set[int] = set()
+    newer = select(annotation_table.c.task_id).where(
+        annotation_table.c.project_id == project_id, annotation_table.c.id > after_id
+    )
+    changed.update(int(t) for (t,) in conn.execute(newer) if int(t) in wanted)
+    not_complete = select(tasks.c.id).where(tasks.c.project_id == project_id, tasks.c.state != "complete")
+    changed.update(int(t) for (t,) in conn.execute(not_complete) if int(t) in wanted)
+    return changed
+
+
+def clear_unfinished_labels(conn: Connection, project_id: int) -> int:
+    """Delete the final labels of tasks that are not complete (reopened or escalated); returns how many."""
+    unfinished = select(tasks.c.id).where(tasks.c.project_id == project_id, tasks.c.state != "complete")
+    result = conn.execute(
+        delete(final_labels).where(final_labels.c.project_id == project_id, final_labels.c.task_id.in_(unfinished))
+    )
+    return int(result.rowcount or 0)
+
+
+def decided_flags(conn: Connection, project_id: int) -> set[tuple[int, str, str]]:
+    """(task, question, given label) of every flag a reviewer already decided."""
+    stmt = select(label_error_flags.c.task_id, label_error_flags.c.question, label_error_flags.c.given).where(
+        label_error_flags.c.project_id == project_id, label_error_flags.c.status != "open"
+    )
+    return {(int(t), str(q), str(g)) for t, q, g in conn.execute(stmt)}

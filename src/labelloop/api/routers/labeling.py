@@ -24,7 +24,6 @@ from labelloop.labeling.review import (
 from labelloop.labeling.schemas import current_version, publish_schema
 from labelloop.labeling.tasks import create_tasks, list_tasks
 from labelloop.project import Project
-from labelloop.quality.service import next_label_error
 from labelloop.store import repo
 
 router = APIRouter(prefix="/api/v1", tags=["labeling"])
@@ -189,15 +188,11 @@ class AdjudicationIn(BaseModel):
     responses={204: {"description": "nothing to review"}},
 )
 def review_next(project: str, principal: CurrentPrincipal, registry: Registry) -> Any:
-    """200 with the item, or 204. Suspected label errors come first (``kind: label_error``, decided at
-    ``POST /label-errors/{flag_id}``), then submitted annotations (``kind: annotation``)."""
+    """200 with the annotation and its record, or 204 (suspected label errors have their own queue:
+    ``POST /projects/{project}/label-errors/next``)."""
     require(principal, "review.decide", project)
-    target = registry.get(project)
-    flagged = next_label_error(target, principal)
-    if flagged is not None:
-        return flagged
-    found = next_for_review(target, principal)
-    return Response(status_code=204) if found is None else {"kind": "annotation", **found}
+    found = next_for_review(registry.get(project), principal)
+    return Response(status_code=204) if found is None else found
 
 
 @router.post("/annotations/{annotation_id}/reviews", status_code=201, summary="Accept, reject, fix or escalate")

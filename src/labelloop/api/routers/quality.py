@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from labelloop.api.deps import CurrentPrincipal, Registry
-from labelloop.governance.service import require
+from labelloop.governance.service import allowed, require
 from labelloop.quality.service import (
     aggregate,
     agreement,
@@ -82,7 +82,7 @@ def labels_page(
     project: str,
     principal: CurrentPrincipal,
     registry: Registry,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
     """Each: task, record, question, value, method, confidence, annotation ids used."""
@@ -101,14 +101,27 @@ def agreement_route(
     window: Annotated[Literal["day", "week", "month"], Query()] = "week",
     bootstrap: Annotated[int, Query(ge=0, le=5_000)] = 500,
 ) -> dict[str, Any]:
-    """Krippendorff's α with a bootstrap interval, per label, per annotator and pair, per slice, trend."""
+    """Krippendorff's α with a bootstrap interval, per label, per slice, trend; per annotator and pair
+    for stewards and admins only (people's figures), ``null`` for other roles. Nothing is recorded."""
     require(principal, "quality.read", project)
     target = registry.get(project)
-    now = agreement(
-        target, question=question, slice_field=slice, window=window, bootstrap=bootstrap,
-        actor=f"user:{principal.name}",
-    )  # fmt: skip
+    now = agreement(target, question=question, slice_field=slice, window=window, bootstrap=bootstrap, record=False)
+    if not allowed(principal, "quality.manage"):
+        now["per_annotator"] = now["pairs"] = None
     return {**now, "history": agreement_history(target)}
+
+
+@router.post("/projects/{project}/agreement", summary="Compute agreement now and record it in the history")
+def agreement_snapshot(
+    project: str,
+    principal: CurrentPrincipal,
+    registry: Registry,
+    question: str | None = None,
+    window: Annotated[Literal["day", "week", "month"], Query()] = "week",
+) -> dict[str, Any]:
+    """The same figures as GET, kept as a quality run (stewards, admins; a scheduler calls it)."""
+    require(principal, "quality.manage", project)
+    return agreement(registry.get(project), question=question, window=window, actor=f"user:{principal.name}")
 
 
 @router.get("/projects/{project}/annotators/confusion", summary="Annotators' confusion matrices (Dawid-Skene)")
@@ -150,7 +163,10 @@ def label_errors_next(project: str, principal: CurrentPrincipal, registry: Regis
 
 @router.post("/label-errors/{flag_id}", summary="Confirm (with the corrected value) or dismiss a suspected error")
 def label_error_decide(
-    flag_id: int, body: LabelErrorDecision, principal: CurrentPrincipal, registry: Registry
+    flag_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: LabelErrorDecision,
+    principal: CurrentPrincipal,
+    registry: Registry,
 ) -> dict[str, Any]:
     """A confirmed error's corrected value becomes the task's final label (method ``corrected``); another
     project's flag answers 404."""
