@@ -36,10 +36,10 @@ from labelloop.store import repo
 from labelloop.store.engine import Store
 
 __all__ = [
-    "allowed",
     "Principal",
     "Role",
     "add_user",
+    "allowed",
     "authenticate_token",
     "cached_principal",
     "hash_password",
