@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -285,7 +286,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_demo_ingests_the_bundled_articles_and_is_idempotent(tmp_path: Path) -> None:
     """SQLite only: the demo's own store, no LABELLOOP_DATABASE_URL."""
     folder = tmp_path / "demo"
-    first = ok_json(run(["demo", "--json", "--project-dir", folder], base_env()))
+    first = ok_json(run(["demo", "--json", "--rounds", "0", "--project-dir", folder], base_env()))
     ingest = first["ingest"]
     assert ingest.keys() >= COUNT_KEYS, ingest
     assert ingest["read"] == 2225
@@ -300,10 +301,39 @@ def test_demo_ingests_the_bundled_articles_and_is_idempotent(tmp_path: Path) -> 
     assert first["records"] == 2225 - ingest["quarantined"]
     assert (folder / "labelloop.yaml").is_file()
 
-    second = ok_json(run(["demo", "--json", "--project-dir", folder], base_env()))
+    second = ok_json(run(["demo", "--json", "--rounds", "0", "--project-dir", folder], base_env()))
     assert second["ingest"]["new"] == 0
     assert second["ingest"]["quarantined"] == 0
     assert second["records"] == first["records"]
+    assert "rounds" not in second
+
+
+def test_demo_rounds_run_the_loop_and_resume(tmp_path: Path) -> None:
+    """A small-round demo: the contract's keys, a curve that grows with labels spent, both label
+    accuracies against the truth, a report, and a second run that continues the same project."""
+    folder = tmp_path / "demo"
+    first = ok_json(run(["demo", "--json", "--rounds", "3", "--budget", "30", "--project-dir", folder], base_env()))
+    assert first["strategy"] == "hybrid"
+    for series in ("rounds", "baseline"):
+        rounds = first[series]
+        assert len(rounds) == 3
+        for r in rounds:
+            assert {"labels", "accuracy", "macro_f1", "label_accuracy_mv", "label_accuracy_ds", "alpha"} <= r.keys()
+            assert 0 <= r["label_accuracy_mv"] <= 1 and 0 <= r["label_accuracy_ds"] <= 1
+            assert 0.2 < r["accuracy"] <= 1  # better than guessing among 5 topics
+        assert [r["labels"] for r in rounds] == [30, 60, 90]  # labels spent only grow
+        assert [r["annotations"] for r in rounds] == [90, 180, 270]  # three answers an item
+    # the simulated crowd has an adversarial and a careless annotator: Dawid-Skene sees through them
+    assert first["rounds"][-1]["label_accuracy_ds"] > first["rounds"][-1]["label_accuracy_mv"]
+    assert Path(first["report"]).is_file() and Path(first["report"]).stat().st_size > 100_000
+    # every chosen item's task records why it was chosen
+    with sqlite3.connect(folder / ".labelloop" / "labelloop.db") as db:
+        reasons = [json.loads(r[0])["reason"] for r in db.execute("SELECT selection FROM tasks")]
+    assert {r["strategy"] for r in reasons} == {"random", "hybrid"}
+    assert all(r["scores"] for r in reasons if r["strategy"] == "hybrid")
+
+    again = ok_json(run(["demo", "--json", "--rounds", "1", "--budget", "30", "--project-dir", folder], base_env()))
+    assert again["rounds"][0]["labels"] == 120  # it continued where the first run stopped
 
 
 # -- serve ------------------------------------------------------------------------------------------------

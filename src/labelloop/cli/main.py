@@ -601,6 +601,9 @@ def serve(
     )
 
 
+STRATEGY_HELP = "random, least_confidence, margin, entropy, diversity or hybrid"
+
+
 @app.command()
 @user_errors
 def demo(
@@ -608,13 +611,51 @@ def demo(
         Path | None,
         typer.Option("--project-dir", "-C", file_okay=False, help="Keep the demo project here (for serve)."),
     ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=0, max=100, help="labeling rounds (0: ingest only)")] = 10,
+    strategy: Annotated[str, typer.Option("--strategy", help=STRATEGY_HELP)] = "hybrid",
+    budget: Annotated[int, typer.Option("--budget", min=1, max=2_000, help="items labeled per round")] = 60,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: JsonOut = False,
 ) -> None:
-    """Ingest the bundled BBC News articles into a new project and show what came in."""
-    from labelloop.demo.run import run_demo
+    """The whole loop on BBC News with simulated annotators: ingest, select, label, aggregate, train, evaluate.
 
+    Each round prints the labels spent, the model's accuracy and macro-F1 on a held-out test split, the
+    accuracy of the final labels (majority vote and Dawid-Skene) against the true topics, agreement, and
+    random sampling at the same budget; an HTML report with the curves is written next to the project.
+    """
+    import tempfile
+
+    from labelloop.demo.loop import run_loop
+    from labelloop.demo.report import write_report
+    from labelloop.demo.run import bbc_news_folder, run_demo
+
+    folder = project_dir if project_dir is not None else Path(tempfile.mkdtemp(prefix="labelloop-demo-"))
     with _Bars() as bars:
-        result = run_demo(project_dir, progress=bars)
+        result = run_demo(folder, progress=bars)
+    if rounds:
+        table = Table("round", "labels", f"{strategy} acc", "macro-F1", "random acc", "labels MV", "labels DS", "α")
+        pending: dict[int, dict[str, Any]] = {}
+
+        def show(kind: str, r: Any) -> None:
+            pending.setdefault(r.round, {})[kind] = r
+            both = pending[r.round]
+            if len(both) == 2:
+                main, base = both["rounds"], both["baseline"]
+                alpha = "—" if main.alpha is None else f"{main.alpha:.3f}"
+                table.add_row(
+                    str(r.round), str(main.labels), f"{main.accuracy:.3f}", f"{main.macro_f1:.3f}",
+                    f"{base.accuracy:.3f}", f"{main.label_accuracy_mv:.3f}", f"{main.label_accuracy_ds:.3f}", alpha,
+                )  # fmt: skip
+                err.print(
+                    f"round {r.round}: {main.labels} labels, accuracy {main.accuracy:.3f} (random {base.accuracy:.3f})"
+                )
+
+        loop = run_loop(
+            folder, folder / ".labelloop" / "random-baseline", bbc_news_folder(), rounds=rounds, strategy=strategy,
+            budget=budget, seed=seed, progress=show,
+        )  # fmt: skip
+        loop["report"] = str(write_report(loop, folder / "demo-report.html"))
+        result.update(loop)
 
     def human(d: dict[str, Any]) -> None:
         _print_ingest(d["ingest"])
@@ -631,6 +672,20 @@ def demo(
             )
         for example in d["quarantine_examples"]:
             out.print(f"  quarantined: {example['source_key']}: {example['reason']}")
+        if "rounds" in d:
+            out.print(table)
+            saving = d["saving"]
+            if saving["share_of_random_labels"] is not None:
+                out.print(
+                    f"{d['strategy']} reached random sampling's final accuracy ({saving['random_final_accuracy']:.3f}, "
+                    f"{saving['random_labels']} labels) with {saving['strategy_labels_to_reach_it']} labels "
+                    f"({saving['share_of_random_labels']:.0%})"
+                )
+            else:
+                out.print(
+                    f"{d['strategy']} did not reach random sampling's final accuracy in {len(d['rounds'])} rounds"
+                )
+            out.print(f"report: {d['report']}; serve it: labelloop serve --project-dir {d['project_dir']}")
 
     emit(result, as_json, human)
 

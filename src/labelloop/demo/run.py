@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labelloop.errors import ConfigError, MissingDependencyError
+from labelloop.demo.loop import demo_project
+from labelloop.errors import MissingDependencyError
 from labelloop.ingest.quarantine import list_records
 from labelloop.ingest.service import IngestProgress, run_ingest
-from labelloop.project import init_project, open_project
 
 __all__ = ["bbc_news_folder", "run_demo"]
 
@@ -39,12 +39,7 @@ def run_demo(project_dir: Path | None = None, progress: IngestProgress | None = 
     """Create (or reuse) a demo project, ingest the articles, and describe the result."""
     data = bbc_news_folder()
     target = Path(project_dir) if project_dir is not None else Path(tempfile.mkdtemp(prefix="labelloop-demo-"))
-    if (target / "labelloop.yaml").exists():
-        project = open_project(target)
-        if project.config.name != "bbc-news":
-            raise ConfigError(f"{target} holds project '{project.config.name}', not the demo; choose another folder")
-    else:
-        project = init_project(target, "bbc-news", template="news", data_path=str(data))
+    project = demo_project(target, data, "bbc-news")
     summary = run_ingest(project, progress=progress)
     dupes, _ = list_records(project, status="duplicate", limit=3)
     near, _ = list_records(project, status="near_duplicate", limit=3)
