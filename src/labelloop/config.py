@@ -345,6 +345,37 @@ class QualitySpec(_Strict):
     drift: DriftSpec = Field(default_factory=DriftSpec)
 
 
+JOBS = ("ingest", "aggregate", "agreement", "train", "top_up", "release")
+
+
+class ScheduleSpec(_Strict):
+    """One job of ``labelloop worker``: what it does and when (cron syntax, UTC)."""
+
+    job: Literal["ingest", "aggregate", "agreement", "train", "top_up", "release"]
+    cron: str = Field(description="five fields: minute hour day month weekday, e.g. '*/10 * * * *'")
+    source: str | None = Field(default=None, description="ingest: only this source")
+    min_new_labels: int = Field(default=50, ge=1, description="train: only when this many labels are new")
+    target_backlog: int = Field(default=200, ge=1, description="top_up: keep this many tasks open")
+    strategy: str = Field(default="hybrid", description="top_up: how to choose (random when no predictions)")
+    name: str = Field(default="release-{date}", description="release: name; {date} is the fire time's UTC date")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression '{value}': {exc}") from None
+        return value
+
+    @property
+    def key(self) -> str:
+        """The job's name in the run log (``ingest:inbox`` for one source)."""
+        return f"{self.job}:{self.source}" if self.source else self.job
+
+
 class ProjectConfig(_Strict):
     """The validated content of ``labelloop.yaml``."""
 
@@ -358,6 +389,16 @@ class ProjectConfig(_Strict):
     label_schema: LabelSchemaSpec | None = None
     labeling: LabelingSpec = Field(default_factory=LabelingSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    schedules: list[ScheduleSpec] = Field(default_factory=list)
+
+    @field_validator("schedules")
+    @classmethod
+    def _unique_schedules(cls, value: list[ScheduleSpec]) -> list[ScheduleSpec]:
+        keys = [s.key for s in value]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"each job is scheduled once (one per source for ingest); repeated: {dupes}")
+        return value
 
     @field_validator("sources")
     @classmethod

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from labelloop import __version__
 from labelloop.api.deps import ProjectRegistry
 from labelloop.api.errors import install_error_handlers
-from labelloop.api.routers import health, labeling, metrics, quality, records, users
+from labelloop.api.routers import health, labeling, learning, metrics, quality, records, releases, users
 from labelloop.config import Settings
 from labelloop.project import Project
 
@@ -63,6 +63,8 @@ def create_app(project: Project, settings: Settings | None = None) -> FastAPI:
     app.include_router(labeling.router)
     app.include_router(users.router)
     app.include_router(quality.router)
+    app.include_router(learning.router)
+    app.include_router(releases.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -18,7 +18,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from labelloop.cli.common import JsonOut, ProjectDir, actor, emit, err, open_dir, out, user_errors
+from labelloop.cli.learning import register as register_learning
 from labelloop.cli.quality import register as register_quality
+from labelloop.cli.releases import register as register_releases
+from labelloop.cli.schedules import register as register_schedules
 from labelloop.errors import InvalidInputError
 from labelloop.governance.consent import withdraw_consent
 from labelloop.governance.service import add_user
@@ -51,6 +54,9 @@ gold_app = typer.Typer(help="Gold items: records with a known answer that measur
 app.add_typer(gold_app, name="gold")
 app.add_typer(user_app, name="user")
 register_quality(app)
+register_learning(app)
+register_schedules(app)
+register_releases(app)
 
 
 def _open(project_dir: Path) -> Project:
@@ -291,7 +297,12 @@ def consent_withdraw(
 @tasks_app.command("create")
 @user_errors
 def tasks_create(
-    strategy: Annotated[str, typer.Option(help="How to choose records: random.")] = "random",
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="How to choose records: random, least_confidence, margin, entropy, vote_entropy, diversity, hybrid."
+        ),
+    ] = "random",
     budget: Annotated[int | None, typer.Option(min=1, help="At most this many tasks.")] = None,
     overlap: Annotated[int | None, typer.Option(min=1, max=50, help="Annotators per item.")] = None,
     k_max: Annotated[int | None, typer.Option(min=1, max=50, help="Up to this many when they disagree.")] = None,
@@ -304,11 +315,17 @@ def tasks_create(
         typer.Option(help="Only records whose payload FIELD=VALUE (repeatable; VALUE as JSON or text)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the random choice.")] = None,
+    model: Annotated[str | None, typer.Option(help="Predictions of this model (default: the newest).")] = None,
+    model_version: Annotated[str | None, typer.Option(help="Of this version (default: the newest).")] = None,
+    cost: Annotated[str | None, typer.Option(help="'length': prefer short texts at equal value.")] = None,
+    freshness_half_life_days: Annotated[
+        float | None, typer.Option(min=0.001, help="Halve an item's value per this many days since ingestion.")
+    ] = None,
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
 ) -> None:
-    """Turn records into labeling tasks."""
-    from labelloop.labeling.tasks import create_tasks
+    """Turn records into labeling tasks, chosen by a strategy (active learning reads the latest predictions)."""
+    from labelloop.learning.service import create_tasks_by_strategy
 
     filters: dict[str, Any] = {}
     for item in where or []:
@@ -325,10 +342,16 @@ def tasks_create(
             chosen = [int(x) for x in ids.split(",") if x.strip()]
         except ValueError:
             raise InvalidInputError("--ids takes record ids separated by commas") from None
-    result = create_tasks(
+    result = create_tasks_by_strategy(
         _open(project_dir),
         strategy=strategy,
         budget=budget,
+        model=model,
+        model_version=model_version,
+        cost=cost,
+        freshness_half_life_days=freshness_half_life_days,
+        seed=seed,
+        actor=_actor(),
         overlap=overlap,
         k_max=k_max,
         priority=priority,
@@ -336,8 +359,6 @@ def tasks_create(
         source=source,
         flag=flag,
         where=filters or None,
-        seed=seed,
-        actor=_actor(),
     )
     emit(
         result,

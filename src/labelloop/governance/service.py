@@ -79,6 +79,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "users.manage": frozenset({Role.ADMIN}),
     "metrics.read": frozenset(Role),
     "quality.read": frozenset(Role),
+    # a model's predictions in, the baseline trained
+    "models.manage": frozenset({Role.ADMIN, Role.STEWARD}),
     # running aggregation, label-error scans and drift reports, and annotators' confusion matrices
     "quality.manage": frozenset({Role.ADMIN, Role.STEWARD}),
     # dataset releases: cutting one (stewards), reading them, downloading their files

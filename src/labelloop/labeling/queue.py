@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import weakref
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +47,7 @@ SWEEP_INTERVAL_S = 1.0
 # off`` for that transaction only): a crash can forget a lease granted in the last moments, and
 # its holder's submit then gets 409 and asks again; no answer is ever at risk, since submits
 # commit durably. Measured: next + submit 10.7 -> ~7 ms for one client.
-_last_sweep: dict[tuple[int, int], float] = {}
+_last_sweep: weakref.WeakKeyDictionary[Any, dict[int, float]] = weakref.WeakKeyDictionary()
 _random = random.Random()  # which leases are gold: not predictable by the annotator
 _sweep_lock = threading.Lock()
 
@@ -56,11 +57,15 @@ def _iso(epoch: float) -> str:
 
 
 def _sweep_due(project: Project, now: float) -> bool:
-    key = (id(project.store), project.id)
+    # keyed by the store object weakly: a later Store can reuse a dead one's id() and must not
+    # inherit its last sweep time
     with _sweep_lock:
-        if now - _last_sweep.get(key, 0.0) < SWEEP_INTERVAL_S:
+        per_store = _last_sweep.setdefault(project.store, {})
+        last = per_store.get(project.id)
+        # a clock that went back (or a stale entry) never suppresses a sweep
+        if last is not None and 0 <= now - last < SWEEP_INTERVAL_S:
             return False
-        _last_sweep[key] = now
+        per_store[project.id] = now
         return True
 
 

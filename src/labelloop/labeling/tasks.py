@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 
 from labelloop.errors import InvalidInputError
 from labelloop.labeling.schemas import ensure_published
 from labelloop.project import Project
 from labelloop.store import repo
 
-__all__ = ["STRATEGIES", "create_tasks", "list_tasks"]
+__all__ = ["STRATEGIES", "Chooser", "create_tasks", "list_tasks"]
 
 STRATEGIES = ("random",)
+#: Picks among eligible record ids inside the task-creation transaction: (chosen ids, reason).
+Chooser = Callable[[Connection, list[int]], tuple[list[int], dict[str, Any]]]
 MAX_BUDGET = 10_000_000
 
 
@@ -41,6 +44,7 @@ def create_tasks(
     where: dict[str, Any] | None = None,
     seed: int | None = None,
     reason: Mapping[str, Any] | None = None,
+    chooser: Chooser | None = None,
     actor: str = "cli",
 ) -> dict[str, Any]:
     """Create up to ``budget`` tasks; returns ``created`` and the selection made.
@@ -51,11 +55,14 @@ def create_tasks(
     PII flag code), ``since`` (ingested at or after this epoch time) and ``where``
     (payload fields equal to the given values, e.g. ``{"channel": "email"}``) when given.
     ``reason`` is kept with each task's selection record (why it was chosen, e.g. a drift alert).
+    ``chooser`` picks among the eligible records for strategies other than ``random`` (the learning
+    capability passes one that reads predictions); it runs inside this transaction and returns the
+    chosen ids and the reason kept with them.
     """
     settings = project.config.labeling
     overlap = overlap or settings.overlap
     k_max = max(k_max or settings.k_max or overlap, overlap)
-    if strategy not in STRATEGIES:
+    if strategy not in STRATEGIES and chooser is None:
         raise InvalidInputError(f"unknown strategy '{strategy}' (strategies: {', '.join(STRATEGIES)})")
     if budget is not None and not 1 <= budget <= MAX_BUDGET:
         raise InvalidInputError(f"budget must be between 1 and {MAX_BUDGET:,}")
@@ -90,17 +97,28 @@ def create_tasks(
             pool = repo.eligible_records(conn, project.id, version, source_id=source_id, flag=flag, since=since)
             if where:
                 pool = _matching(conn, project, pool, where)
-            rng = random.Random(seed)
-            chosen = sorted(rng.sample(pool, min(budget, len(pool)))) if budget else pool
-        selection = orjson.dumps(
-            {
-                "strategy": "ids" if ids is not None else strategy,
-                "seed": seed,
-                "budget": budget,
-                "by": actor,
-                **({"reason": dict(reason)} if reason else {}),
-            }
-        ).decode()
+            if chooser is not None:
+                picked, why = chooser(conn, pool)
+                chosen = sorted(picked)
+                reason = {**why, **(reason or {})}
+            else:
+                rng = random.Random(seed)
+                chosen = sorted(rng.sample(pool, min(budget, len(pool)))) if budget else pool
+        why = dict(reason or {})
+        scores = why.pop("scores", None) or {}
+        base = {
+            "strategy": "ids" if ids is not None else strategy,
+            "seed": seed,
+            "budget": budget,
+            "by": actor,
+            **({"reason": why} if why else {}),
+        }
+        # each task keeps its own score (why this item), not the whole selection's
+        selection: str | dict[int, str] = (
+            {rid: orjson.dumps({**base, "score": scores.get(str(rid))}).decode() for rid in chosen}
+            if scores
+            else orjson.dumps(base).decode()
+        )
         created = repo.add_tasks(
             conn,
             project.id,

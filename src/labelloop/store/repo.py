@@ -9,7 +9,7 @@ import os
 import socket
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
@@ -1137,12 +1137,17 @@ def add_tasks(
     rank: int,
     overlap: int,
     k_max: int,
-    selection: str,
+    selection: str | Mapping[int, str],
     created_at: float,
 ) -> int:
-    """Bulk-create open tasks for ``record_ids``; returns how many."""
+    """Bulk-create open tasks for ``record_ids``; returns how many. ``selection`` is the same record
+    for every task, or one per record id."""
     if not record_ids:
         return 0
+
+    def why(rid: int) -> str:
+        return selection if isinstance(selection, str) else selection[rid]
+
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     sql = (
         "INSERT INTO tasks (project_id, record_id, schema_version, state, rank, overlap, k_max, done, leased, "
@@ -1154,7 +1159,7 @@ def add_tasks(
             cursor.executemany(
                 sql,
                 [
-                    (project_id, rid, schema_version, "open", rank, overlap, k_max, 0, 0, False, selection, created_at)
+                    (project_id, rid, schema_version, "open", rank, overlap, k_max, 0, 0, False, why(rid), created_at)
                     for rid in record_ids[start : start + 50_000]
                 ],
             )

@@ -38,16 +38,20 @@ __all__ = [
     "gold_checks",
     "ingest_batches",
     "ingest_runs",
+    "job_runs",
     "label_error_flags",
     "leases",
     "lineage_events",
     "metadata",
     "near_dup_index",
+    "predictions",
     "projects",
     "quality_runs",
     "quarantine",
     "record_flags",
     "records",
+    "release_rows",
+    "releases",
     "reviews",
     "run_stats",
     "schema_versions",
@@ -567,4 +571,78 @@ label_error_flags = Table(
     Column("created_at", Float, nullable=False),
     Index(None, "project_id", "status", "id"),
     Index(None, "task_id"),
+)
+
+# -- releases ---------------------------------------------------------------------------------------
+
+# An immutable, content-addressed dataset release: ``manifest_sha256`` hashes its split parameters and
+# every row's hash (see ``releases.manifest``), so the same state cut twice gives the same hash.
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+# A release's rows: the snapshot of each record's final labels (they may be recomputed later), its split
+# and its row hash (the manifest). Record data and ingest lineage are immutable and joined on export.
+release_rows = Table(
+    "release_rows",
+    metadata,
+    Column("release_id", Id, ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("split", String(16), nullable=False),
+    Column("label", Text, nullable=True),
+    Column("labels", Text, nullable=False),
+    Column("aggregation", Text, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("row_sha256", String(64), nullable=False),
+    # Derived from ``aggregation`` when the release is cut (the main question's), so exports need not parse it.
+    Column("method", String(16), nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("annotation_ids", Text, nullable=False),
+    # Every release that holds a record (its lineage).
+    Index(None, "record_id"),
+)
+# A model's output per record (issue 6): class probabilities and an optional embedding (float32 bytes),
+# per model name and version; the selection strategies read the newest version unless told otherwise.
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("probs", Text, nullable=False),
+    Column("embedding", LargeBinary, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "model", "model_version", "record_id"),
+    Index(None, "project_id", "model", "created_at"),
+)
+# Every run of a scheduled job (issue 6). A job's fire time is claimed by inserting its row first: a
+# second worker, a retry or a restart finds the row and does not run that fire time again.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("job", String(160), nullable=False),
+    Column("scheduled_for", Float, nullable=False),
+    Column("worker", String(128), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=True),
+    Column("result", Text, nullable=True),
+    UniqueConstraint("project_id", "job", "scheduled_for"),
+    Index(None, "project_id", "id"),
 )

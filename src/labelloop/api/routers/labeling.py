@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Response
@@ -22,7 +22,8 @@ from labelloop.labeling.review import (
     review_annotation,
 )
 from labelloop.labeling.schemas import current_version, publish_schema
-from labelloop.labeling.tasks import create_tasks, list_tasks
+from labelloop.labeling.tasks import list_tasks
+from labelloop.learning.service import create_tasks_by_strategy
 from labelloop.project import Project
 from labelloop.store import repo
 
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["labeling"])
 class TasksCreate(BaseModel):
     """How to choose records and how many people label each."""
 
-    strategy: str = Field(default="random", examples=["random"])
+    strategy: str = Field(default="random", examples=["random", "hybrid", "entropy"])
     budget: int | None = Field(default=None, ge=1, description="at most this many tasks")
     overlap: int | None = Field(default=None, ge=1, le=50, description="annotators per item")
     k_max: int | None = Field(default=None, ge=1, le=50, description="up to this many when they disagree")
@@ -47,6 +48,10 @@ class TasksCreate(BaseModel):
         examples=[{"channel": "email"}],
     )
     seed: int | None = None
+    model: str | None = Field(default=None, description="predictions of this model (default: the newest)")
+    model_version: str | None = Field(default=None, description="of this version (default: the newest)")
+    cost: Literal["length"] | None = Field(default=None, description="prefer short texts at equal value")
+    freshness_half_life_days: float | None = Field(default=None, gt=0)
 
 
 class AnnotationIn(BaseModel):
@@ -98,7 +103,7 @@ def publish(project: str, principal: CurrentPrincipal, registry: Registry) -> di
 def tasks_create(project: str, body: TasksCreate, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
     """Answers ``created`` (and the schema version the tasks use)."""
     require(principal, "tasks.create", project)
-    return create_tasks(registry.get(project), **body.model_dump(), actor=f"user:{principal.name}")
+    return create_tasks_by_strategy(registry.get(project), **body.model_dump(), actor=f"user:{principal.name}")
 
 
 @router.get("/projects/{project}/tasks", summary="A page of tasks, by keyset cursor")

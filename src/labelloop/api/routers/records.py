@@ -12,6 +12,7 @@ from labelloop.errors import InvalidInputError, LabelloopError, NotFoundError
 from labelloop.governance.service import require
 from labelloop.ingest.quarantine import list_records
 from labelloop.ingest.service import push_records
+from labelloop.store import releases as release_repo
 from labelloop.store import repo
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
@@ -82,6 +83,8 @@ def lineage(record_id: int, principal: CurrentPrincipal, registry: Registry) -> 
         if int(record["project_id"]) != principal.project_id:
             raise NotFoundError(f"record {record_id} not found")
         events = repo.record_lineage(conn, record_id)
+        # the releases holding the record, each with its split, label and row hash
+        events += release_repo.releases_of_record(conn, record_id)
     return {"record_id": record_id, "status": record["status"], "events": events}
 
 

@@ -1,0 +1,108 @@
+"""Repository functions of the learning capability (predictions). Each takes an open connection and
+never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, select
+
+from labelloop.store.repo import upsert
+from labelloop.store.tables import predictions, records, tasks
+
+__all__ = [
+    "model_versions",
+    "newest_model",
+    "predictions_of",
+    "project_record_ids",
+    "record_info",
+    "untasked_records",
+    "upsert_predictions",
+]
+
+_CHUNK = 5_000
+
+
+def project_record_ids(conn: Connection, project_id: int, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` are records of the project."""
+    found: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        stmt = select(records.c.id).where(
+            records.c.project_id == project_id, records.c.id.in_(ids[start : start + _CHUNK])
+        )
+        found.update(int(r[0]) for r in conn.execute(stmt))
+    return found
+
+
+def upsert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert predictions; one for a record and model version already stored replaces it."""
+    for start in range(0, len(rows), _CHUNK):
+        upsert(
+            conn,
+            predictions,
+            list(rows[start : start + _CHUNK]),
+            ["project_id", "model", "model_version", "record_id"],
+            ["probs", "embedding", "created_at"],
+        )
+
+
+def untasked_records(conn: Connection, project_id: int) -> list[int]:
+    """Accepted records with no task at all: the pool a model scores for selection."""
+    tasked = select(tasks.c.id).where(tasks.c.record_id == records.c.id)
+    stmt = select(records.c.id).where(
+        records.c.project_id == project_id, records.c.status == "accepted", ~tasked.exists()
+    )
+    return [int(r[0]) for r in conn.execute(stmt.order_by(records.c.id))]
+
+
+def newest_model(conn: Connection, project_id: int) -> str | None:
+    """The model with the most recent predictions."""
+    stmt = (
+        select(predictions.c.model)
+        .where(predictions.c.project_id == project_id)
+        .order_by(predictions.c.created_at.desc(), predictions.c.id.desc())
+        .limit(1)
+    )
+    found = conn.execute(stmt).scalar()
+    return None if found is None else str(found)
+
+
+def model_versions(conn: Connection, project_id: int, model: str) -> list[str]:
+    """The versions of ``model``, newest first."""
+    stmt = (
+        select(predictions.c.model_version, func.max(predictions.c.created_at).label("at"))
+        .where(predictions.c.project_id == project_id, predictions.c.model == model)
+        .group_by(predictions.c.model_version)
+        .order_by(func.max(predictions.c.created_at).desc(), predictions.c.model_version)
+    )
+    return [str(r[0]) for r in conn.execute(stmt)]
+
+
+def predictions_of(
+    conn: Connection, project_id: int, model: str, version: str, record_ids: Sequence[int]
+) -> dict[int, tuple[dict[str, float], bytes | None]]:
+    """Record id -> (probabilities, embedding bytes) of one model version, for those of ``record_ids`` it scored."""
+    out: dict[int, tuple[dict[str, float], bytes | None]] = {}
+    for start in range(0, len(record_ids), _CHUNK):
+        stmt = select(predictions.c.record_id, predictions.c.probs, predictions.c.embedding).where(
+            predictions.c.project_id == project_id,
+            predictions.c.model == model,
+            predictions.c.model_version == version,
+            predictions.c.record_id.in_(record_ids[start : start + _CHUNK]),
+        )
+        for rid, probs, embedding in conn.execute(stmt):
+            out[int(rid)] = (orjson.loads(probs), None if embedding is None else bytes(embedding))
+    return out
+
+
+def record_info(conn: Connection, record_ids: Sequence[int]) -> dict[int, tuple[int, float]]:
+    """Record id -> (source id, ingested at)."""
+    out: dict[int, tuple[int, float]] = {}
+    for start in range(0, len(record_ids), _CHUNK):
+        stmt = select(records.c.id, records.c.source_id, records.c.ingested_at).where(
+            records.c.id.in_(record_ids[start : start + _CHUNK])
+        )
+        out.update({int(r[0]): (int(r[1]), float(r[2])) for r in conn.execute(stmt)})
+    return out
