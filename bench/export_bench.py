@@ -31,15 +31,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
 
+from pgschema import drop_schema, pg_schema_url
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
 SIZES = {"small": 20_000, "full": 1_000_000}
@@ -232,23 +234,6 @@ def measure(folder: Path, url: str | None, n: int) -> dict[str, Any]:
         path.unlink()
     out["load_after"] = os.getloadavg()[0]
     return out
-
-
-def pg_schema_url(admin: str) -> tuple[str, str]:
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in admin else "?"
-    return f"{admin}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(admin: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def main() -> int:

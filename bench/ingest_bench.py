@@ -24,11 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from pgschema import drop_schema, pg_schema_url
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
@@ -206,23 +207,6 @@ def run_child(path: Path, url: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
-
-
-def pg_schema_url(admin: str) -> tuple[str, str]:
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in admin else "?"
-    return f"{admin}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(admin: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def free_port() -> int:

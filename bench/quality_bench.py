@@ -27,13 +27,14 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import yaml
+
+from pgschema import drop_schema, pg_schema_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -166,23 +167,6 @@ def measure(project: Any, setup: dict[str, Any], seed: int) -> dict[str, Any]:
         "top20_wrong": len(found & wrong),
     }
     return out
-
-
-def pg_schema_url(admin: str) -> tuple[str, str]:
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in admin else "?"
-    return f"{admin}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(admin: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def main() -> int:

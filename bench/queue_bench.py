@@ -36,6 +36,8 @@ import httpx
 import orjson
 import yaml
 
+from pgschema import drop_schema, pg_schema_url
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
@@ -270,23 +272,6 @@ def in_process(backend: str, url: str | None, tasks: int, threads: int, seconds:
     elapsed = time.perf_counter() - began
     project.store.dispose()
     return {"backend": backend, "threads": threads, "tasks": tasks, "cycles_per_s": round(done[0] / elapsed, 1)}
-
-
-def pg_schema_url(admin: str) -> tuple[str, str]:
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in admin else "?"
-    return f"{admin}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(admin: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def main() -> None:

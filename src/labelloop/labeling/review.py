@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 
 from labelloop.domain.audit import digest_of
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -28,7 +29,14 @@ from labelloop.labeling.schemas import schema_version
 from labelloop.project import Project
 from labelloop.store import repo
 
-__all__ = ["adjudicate", "error_types", "next_for_adjudication", "next_for_review", "review_annotation"]
+__all__ = [
+    "adjudicate",
+    "error_types",
+    "next_for_adjudication",
+    "next_for_review",
+    "review_annotation",
+    "settle_value",
+]
 
 DECISIONS = ("accept", "reject", "fix", "escalate")
 
@@ -160,6 +168,32 @@ def next_for_adjudication(project: Project, principal: Principal) -> dict[str, A
     }
 
 
+def settle_value(
+    conn: Connection, project: Project, task: dict[str, Any], user_id: int, value: Any, status: str, now: float
+) -> tuple[int, dict[str, Any]]:
+    """Validate ``value`` against the task's schema version and store it as the annotation that settles the
+    task (``status`` adjudicated or corrected); returns its id and the normalized value. 422 if invalid."""
+    sv = schema_version(conn, project, int(task["schema_version"]))
+    text = record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
+    normalized = sv.schema.validate(value, text)
+    annotation_id = repo.add_annotation(
+        conn,
+        project_id=project.id,
+        task_id=int(task["id"]),
+        record_id=int(task["record_id"]),
+        user_id=user_id,
+        lease_id=None,
+        value=orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
+        schema_version=sv.version,
+        guidelines_version=sv.version,
+        duration_ms=None,
+        idempotency_key=None,
+        created_at=now,
+    )
+    repo.set_annotation_status(conn, annotation_id, status)
+    return annotation_id, normalized
+
+
 def adjudicate(project: Project, principal: Principal, task_id: int, value: Any, reason: str) -> dict[str, Any]:
     """Record the final value of a task waiting for adjudication; the task is complete."""
     reason = (reason or "").strip()
@@ -175,24 +209,7 @@ def adjudicate(project: Project, principal: Principal, task_id: int, value: Any,
         answers = repo.task_annotations(conn, task_id)
         if any(int(a["user_id"]) == principal.user_id for a in answers):
             raise PermissionDeniedError("nobody adjudicates a task they answered")
-        sv = schema_version(conn, project, int(task["schema_version"]))
-        text = record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
-        normalized = sv.schema.validate(value, text)
-        annotation_id = repo.add_annotation(
-            conn,
-            project_id=project.id,
-            task_id=task_id,
-            record_id=int(task["record_id"]),
-            user_id=principal.user_id,
-            lease_id=None,
-            value=orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
-            schema_version=sv.version,
-            guidelines_version=sv.version,
-            duration_ms=None,
-            idempotency_key=None,
-            created_at=now,
-        )
-        repo.set_annotation_status(conn, annotation_id, "adjudicated")
+        annotation_id, normalized = settle_value(conn, project, task, principal.user_id, value, "adjudicated", now)
         repo.set_task_state(conn, task_id, "complete", now)
         repo.add_counters(
             conn,

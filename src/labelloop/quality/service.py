@@ -39,7 +39,7 @@ from labelloop.domain.audit import digest_of
 from labelloop.domain.schemas import LabelSchema, Question
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from labelloop.governance.service import Principal
-from labelloop.labeling.queue import record_text
+from labelloop.labeling.review import settle_value
 from labelloop.labeling.schemas import current_version, schema_version
 from labelloop.labeling.tasks import create_tasks
 from labelloop.learning.baseline import MODEL_NAME, cross_val_probs
@@ -851,24 +851,8 @@ def decide_label_error(
                 raise NotFoundError(f"task {task_id} not found")
             if task["state"] != "complete":
                 raise ConflictError(f"task {task_id} is {task['state']} again: it is being relabeled; dismiss the flag")
+            annotation_id, normalized = settle_value(conn, project, task, principal.user_id, value, "corrected", now)
             sv = schema_version(conn, project, int(task["schema_version"]))
-            text = record_text(conn, project, int(task["record_id"])) if sv.needs_text else None
-            normalized = sv.schema.validate(value, text)
-            annotation_id = repo.add_annotation(
-                conn,
-                project_id=project.id,
-                task_id=task_id,
-                record_id=int(task["record_id"]),
-                user_id=principal.user_id,
-                lease_id=None,
-                value=orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS).decode(),
-                schema_version=sv.version,
-                guidelines_version=sv.version,
-                duration_ms=None,
-                idempotency_key=None,
-                created_at=now,
-            )
-            repo.set_annotation_status(conn, annotation_id, "corrected")
             rows = [
                 _final_row(project, sv.version, task_id, int(task["record_id"]), q, answer, "corrected", 1.0,
                            [annotation_id], now)
