@@ -323,6 +323,8 @@ def test_demo_rounds_run_the_loop_and_resume(tmp_path: Path) -> None:
             assert 0.2 < r["accuracy"] <= 1  # better than guessing among 5 topics
         assert [r["labels"] for r in rounds] == [30, 60, 90]  # labels spent only grow
         assert [r["annotations"] for r in rounds] == [90, 180, 270]  # three answers an item
+        assert [r["release"] for r in rounds] == ["labels-00030", "labels-00060", "labels-00090"]
+        assert len({r["manifest_sha256"] for r in rounds}) == 3
     # the simulated crowd has an adversarial and a careless annotator: Dawid-Skene sees through them
     assert first["rounds"][-1]["label_accuracy_ds"] > first["rounds"][-1]["label_accuracy_mv"]
     assert Path(first["report"]).is_file() and Path(first["report"]).stat().st_size > 100_000

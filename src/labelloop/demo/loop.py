@@ -4,9 +4,9 @@ Each round runs the real code paths: tasks are created from a selection strategy
 (`create_tasks` with the selection recorded), simulated annotators lease and
 answer them through the queue (`next_task` / `submit_annotation`), the answers
 are aggregated into final labels (majority vote and Dawid-Skene, both measured
-against the true topics), agreement is computed, and the baseline model is
-trained on the final labels and evaluated on a held-out test split, then scores
-the unlabeled pool for the next round. A second project runs random sampling at
+against the true topics), agreement is computed, the final labels are cut as a
+release, and the baseline model is trained on them and evaluated on a held-out
+test split, then scores the unlabeled pool for the next round. A second project runs random sampling at
 the same budget, so every round has its baseline.
 
 The simulated annotators have a confusion matrix each: three careful people
@@ -39,6 +39,7 @@ from labelloop.learning.baseline import MODEL_NAME, text_classifier
 from labelloop.learning.strategies import select
 from labelloop.project import Project, init_project, open_project
 from labelloop.quality import service as quality
+from labelloop.releases.service import create_release
 from labelloop.store import repo
 
 __all__ = ["DEMO_STRATEGIES", "Annotator", "RoundResult", "demo_project", "run_loop", "simulated_annotators"]
@@ -95,6 +96,8 @@ class RoundResult:
     label_accuracy_mv: float
     label_accuracy_ds: float
     alpha: float | None
+    release: str
+    manifest_sha256: str
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -269,6 +272,8 @@ class _Run:
         accuracy_mv, _ = _label_accuracy(self.project, self.truth_of, self.labels)
         quality.aggregate(self.project, method="dawid_skene", actor="demo")
         accuracy_ds, final = _label_accuracy(self.project, self.truth_of, self.labels)
+        # each round's labels become an immutable release (what the model of this round trains on)
+        release = create_release(self.project, f"labels-{len(self.labeled):05d}", actor="demo")
         alpha = quality.agreement(self.project, bootstrap=0, window=None, actor="demo")["krippendorff_alpha"]
         self._train(final)
         if self.model is None:
@@ -285,6 +290,8 @@ class _Run:
             label_accuracy_mv=round(accuracy_mv, 4),
             label_accuracy_ds=round(accuracy_ds, 4),
             alpha=alpha,
+            release=str(release["name"]),
+            manifest_sha256=str(release["manifest_sha256"]),
             seconds=round(time.perf_counter() - started, 2),
         )
 
