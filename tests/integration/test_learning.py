@@ -131,8 +131,37 @@ def test_baseline_trains_on_final_labels_and_scores_the_pool(make_project: Proje
     assert len(rows) == 40
     right = sum(max(p := orjson.loads(probs), key=p.get) == truth[int(rid)] for rid, probs in rows)
     assert right >= 36  # the texts give their topic away
+    assert trained["trained_from"] == "final_labels"
     made = create_tasks_by_strategy(project, strategy="hybrid", budget=10)
     assert made["created"] == 10 and made["model"] == "baseline:tfidf-logreg"
+
+    # once a release exists, training uses it: its train and validation rows, evaluated on its test rows
+    from labelloop.releases.service import create_release
+
+    release = create_release(project, "r1", train=0.6, validation=0.2, test=0.2)
+    from_release = train_baseline(project)
+    assert from_release["trained_from"] == "r1"
+    assert from_release["trained_on"] + from_release["tested_on"] == release["records"] == 40
+    assert from_release["test_accuracy"] >= 0.8 and from_release["model_version"] != trained["model_version"]
+
+    # any model plugs in through fit / predict_proba / classes_
+    class Constant:
+        classes_: Any = None
+
+        def fit(self, texts: list[str], labels: list[int]) -> Constant:
+            self.classes_ = sorted(set(labels))
+            return self
+
+        def predict_proba(self, texts: list[str]) -> Any:
+            import numpy as np
+
+            return np.full((len(texts), len(self.classes_)), 1 / len(self.classes_))
+
+    plugged = train_baseline(project, model_factory=lambda seed: Constant(), model_name="constant")
+    assert plugged["model"] == "constant" and plugged["scored"] == 30
+    with project.store.read() as conn:
+        probs = conn.execute(text("SELECT probs FROM predictions WHERE model = 'constant' LIMIT 1")).scalar_one()
+    assert orjson.loads(probs) == pytest.approx({label: 0.2 for label in LABELS})
 
 
 def test_predictions_and_strategies_over_http_and_cli(

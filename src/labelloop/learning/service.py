@@ -3,10 +3,11 @@
 - ``import_predictions``: a model's class probabilities (and optional embedding) per
   record, stored per model name and version; bad rows are reported with their line
   and reason and skipped, the good ones around them are kept.
-- ``train_baseline``: the built-in TF-IDF + logistic-regression model trained on the
-  final labels of the main single-label question, scoring every accepted record that
-  has no task yet; its version is a digest of what it learned from, so training twice
-  on the same labels stores the same version once.
+- ``train_baseline``: the built-in TF-IDF + logistic-regression model (or any
+  :class:`TextModel`) trained on the latest release (before the first one: the final
+  labels) of the main single-label question, scoring every accepted record that has no
+  task yet; its version is a digest of what it learned from, so training twice on the
+  same labels stores the same version once.
 - ``create_tasks_by_strategy``: ``labelloop tasks create --strategy S --budget N``
   for every strategy: ``random`` or one that reads the latest predictions
   (``least_confidence``, ``margin``, ``entropy``, ``vote_entropy`` over the latest
@@ -21,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -38,7 +39,7 @@ from labelloop.store import learning as lrepo
 from labelloop.store import quality as qrepo
 from labelloop.store import repo
 
-__all__ = ["STRATEGY_NAMES", "create_tasks_by_strategy", "import_predictions", "train_baseline"]
+__all__ = ["STRATEGY_NAMES", "TextModel", "create_tasks_by_strategy", "import_predictions", "train_baseline"]
 
 STRATEGY_NAMES = STRATEGIES
 _PROB_TOLERANCE = 1e-3
@@ -146,42 +147,85 @@ def _texts(project: Project, conn: Connection, record_ids: Sequence[int]) -> lis
     return out
 
 
-def train_baseline(project: Project, *, question: str | None = None, seed: int = 0) -> dict[str, Any]:
-    """Train the baseline on the current final labels and store its predictions for every accepted record
-    without a task (the pool the strategies choose from). Returns ``model``, ``model_version``,
-    ``trained_on``, ``classes`` and ``scored``."""
+class TextModel(Protocol):
+    """What a model needs to plug into ``train_baseline``: scikit-learn's ``fit`` / ``predict_proba`` over
+    texts and class indices, with the classes it saw in ``classes_``."""
+
+    classes_: Any
+
+    def fit(self, texts: list[str], labels: list[int]) -> Any:
+        """Learn from ``texts`` and their class indices."""
+
+    def predict_proba(self, texts: list[str]) -> Any:
+        """An (N, len(classes_)) array of probabilities."""
+
+
+def train_baseline(
+    project: Project,
+    *,
+    question: str | None = None,
+    seed: int = 0,
+    model_factory: Callable[[int], TextModel] | None = None,
+    model_name: str = MODEL_NAME,
+) -> dict[str, Any]:
+    """Train a text model on the latest release (its train and validation rows; evaluated on its test
+    rows) — or, before the first release, on the current final labels — and store its predictions for
+    every accepted record without a task (the pool the strategies choose from).
+
+    ``model_factory(seed)`` returns any :class:`TextModel` (default: the built-in TF-IDF + logistic
+    regression). The version is a digest of what it learned from, so training twice on the same labels
+    stores one version. Returns ``model``, ``model_version``, ``trained_from`` (a release name or
+    ``final_labels``), ``trained_on``, ``classes``, ``scored`` and, with a release, ``test_accuracy`` and
+    ``test_macro_f1``.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
     name, labels = _main_labels(project, question)
     with project.store.read() as conn:
-        finals = [r for r in qrepo.final_label_rows(conn, project.id) if r["question"] == name]
-        training = [(int(r["record_id"]), orjson.loads(r["value"]).get("label")) for r in finals]
-        training = [(rid, label) for rid, label in training if label in labels]
+        release, rows = lrepo.latest_release_rows(conn, project.id)
+        if release is not None:
+            training = [(rid, label) for rid, split, label in rows if split != "test" and label in labels]
+            testing = [(rid, label) for rid, split, label in rows if split == "test" and label in labels]
+        else:
+            finals = [r for r in qrepo.final_label_rows(conn, project.id) if r["question"] == name]
+            training = [(int(r["record_id"]), orjson.loads(r["value"]).get("label")) for r in finals]
+            training = [(rid, label) for rid, label in training if label in labels]
+            testing = []
         if len({label for _, label in training}) < 2:
-            raise InvalidInputError(
-                "the baseline needs final labels of at least two classes: run `labelloop aggregate`"
-            )
+            raise InvalidInputError("the baseline needs labels of at least two classes: run `labelloop aggregate`")
         texts = _texts(project, conn, [rid for rid, _ in training])
+        test_texts = _texts(project, conn, [rid for rid, _ in testing])
         pool = lrepo.untasked_records(conn, project.id)
         pool_texts = _texts(project, conn, pool)
-    digest = hashlib.blake2b(orjson.dumps(sorted(training)), digest_size=6).hexdigest()
+    digest = hashlib.blake2b(orjson.dumps([release, sorted(training)]), digest_size=6).hexdigest()
     version = f"{digest}-s{seed}"
-    model = text_classifier(seed)
+    model = (model_factory or text_classifier)(seed)
     try:
         model.fit(texts, [labels.index(label) for _, label in training])
     except ValueError as exc:
-        raise InvalidInputError(f"the baseline model cannot learn from these texts: {exc}") from None
+        raise InvalidInputError(f"the model cannot learn from these texts: {exc}") from None
+    classes = [int(c) for c in model.classes_]
+    evaluation: dict[str, Any] = {}
+    if testing:
+        predicted = [classes[int(i)] for i in np.argmax(model.predict_proba(test_texts), axis=1)]
+        expected = [labels.index(label) for _, label in testing]
+        evaluation = {
+            "test_accuracy": round(float(accuracy_score(expected, predicted)), 4),
+            "test_macro_f1": round(float(f1_score(expected, predicted, average="macro")), 4),
+            "tested_on": len(testing),
+        }
     now = time.time()
-    rows: list[dict[str, Any]] = []
+    stored: list[dict[str, Any]] = []
     for start in range(0, len(pool), 20_000):
         part = model.predict_proba(pool_texts[start : start + 20_000])
         for rid, p in zip(pool[start : start + 20_000], part, strict=True):
-            probs = {labels[int(c)]: round(float(x), 6) for c, x in zip(model.classes_, p, strict=True)}
-            total = sum(probs.values())
-            probs = {k: v / total for k, v in probs.items()}
-            rows.append(
+            total = float(np.sum(p))
+            probs = {labels[c]: float(x) / total for c, x in zip(classes, p, strict=True)}
+            stored.append(
                 {
                     "project_id": project.id,
                     "record_id": rid,
-                    "model": MODEL_NAME,
+                    "model": model_name,
                     "model_version": version,
                     "probs": orjson.dumps(probs, option=orjson.OPT_SORT_KEYS).decode(),
                     "embedding": None,
@@ -189,14 +233,16 @@ def train_baseline(project: Project, *, question: str | None = None, seed: int =
                 }
             )
     with project.store.write() as conn:
-        lrepo.upsert_predictions(conn, rows)
-        repo.audit(conn, project.id, "train", "model.train", version, model=MODEL_NAME, trained_on=len(training))
+        lrepo.upsert_predictions(conn, stored)
+        repo.audit(conn, project.id, "train", "model.train", version, model=model_name, trained_on=len(training))
     return {
-        "model": MODEL_NAME,
+        "model": model_name,
         "model_version": version,
+        "trained_from": release or "final_labels",
         "trained_on": len(training),
-        "classes": [labels[int(c)] for c in model.classes_],
-        "scored": len(rows),
+        "classes": [labels[c] for c in classes],
+        "scored": len(stored),
+        **evaluation,
     }
 
 

@@ -10,9 +10,10 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from labelloop.store.repo import upsert
-from labelloop.store.tables import predictions, records, tasks
+from labelloop.store.tables import predictions, records, release_rows, releases, tasks
 
 __all__ = [
+    "latest_release_rows",
     "model_versions",
     "newest_model",
     "predictions_of",
@@ -106,3 +107,19 @@ def record_info(conn: Connection, record_ids: Sequence[int]) -> dict[int, tuple[
         )
         out.update({int(r[0]): (int(r[1]), float(r[2])) for r in conn.execute(stmt)})
     return out
+
+
+def latest_release_rows(conn: Connection, project_id: int) -> tuple[str | None, list[tuple[int, str, str | None]]]:
+    """The newest release's name and its rows as (record id, split, main label)."""
+    newest = conn.execute(
+        select(releases.c.id, releases.c.name)
+        .where(releases.c.project_id == project_id)
+        .order_by(releases.c.id.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return None, []
+    stmt = select(release_rows.c.record_id, release_rows.c.split, release_rows.c.label).where(
+        release_rows.c.release_id == newest[0]
+    )
+    return str(newest[1]), [(int(r), str(s), None if lab is None else str(lab)) for r, s, lab in conn.execute(stmt)]
