@@ -238,6 +238,7 @@ def test_export_round_trip_verifies_every_row(make_project: ProjectFactory, tmp_
         assert row["text"] == orjson.loads(row["payload"])["text"] and row["label"] in LABELS
         assert orjson.loads(row["labels"]) == {"topic": {"label": row["label"]}}
         assert row["label"] == LABELS[int(row["external_id"][1:]) % 5]  # the snapshot, not the later change
+        assert orjson.loads(row["selection"])["strategy"] == "random"  # why the item was labeled
     assert hasher.hexdigest() == release["manifest_sha256"]
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 

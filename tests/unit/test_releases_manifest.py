@@ -34,8 +34,9 @@ AGGREGATION = '{"topic":{"annotation_ids":[5,3,4],"confidence":0.666666666666666
 
 def test_hashed_columns_are_the_non_derived_export_columns() -> None:
     assert set(HASHED_COLUMNS) < set(COLUMNS)
+    # derived from hashed columns, or (selection) provenance of the task, kept beside the labels
     assert set(COLUMNS) - set(HASHED_COLUMNS) == {
-        "text", "label", "method", "confidence", "annotation_ids", "guidelines_version",
+        "text", "label", "method", "confidence", "annotation_ids", "guidelines_version", "selection",
     }  # fmt: skip
 
 

@@ -55,6 +55,7 @@ COLUMNS: tuple[str, ...] = (
     "confidence",  # the main question's confidence
     "annotation_ids",  # every annotation the final labels used
     "aggregation",  # per question: method, confidence, annotation ids, aggregation run, JSON
+    "selection",  # why the item was labeled: the strategy, model version and score of its task
 )
 
 

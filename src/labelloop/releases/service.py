@@ -220,7 +220,7 @@ def create_release(
                 out.append(
                     (
                         release_id, record_id, split, label, labels_json, aggregation_json, schema_version, digest,
-                        method, confidence, orjson.dumps(annotation_ids).decode(),
+                        method, confidence, orjson.dumps(annotation_ids).decode(), first[15],
                     )
                 )  # fmt: skip
                 splits[split] += 1
@@ -353,6 +353,7 @@ def _columns(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
         "labels": cols[4], "split": cols[3], "source": cols[6], "source_key": cols[7], "ingest_run_id": cols[8],
         "batch_id": cols[9], "stages": cols[10], "schema_version": cols[11], "guidelines_version": cols[11],
         "method": cols[15], "confidence": cols[16], "annotation_ids": cols[17], "aggregation": cols[5],
+        "selection": cols[19],
     }  # fmt: skip
 
 

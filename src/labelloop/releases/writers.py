@@ -44,6 +44,7 @@ PARQUET_SCHEMA = pa.schema(
         ("confidence", pa.float64()),
         ("annotation_ids", pa.list_(pa.int64())),
         ("aggregation", pa.string()),
+        ("selection", pa.string()),
     ]
 )
 if tuple(PARQUET_SCHEMA.names) != COLUMNS:  # pragma: no cover - a module invariant

@@ -33,7 +33,7 @@ __all__ = [
 #: The columns of ``release_rows`` in the order :func:`add_release_rows` takes them.
 ROW_COLUMNS = (
     "release_id", "record_id", "split", "label", "labels", "aggregation", "schema_version", "row_sha256", "method",
-    "confidence", "annotation_ids",
+    "confidence", "annotation_ids", "selection",
 )  # fmt: skip
 
 #: Records a release may hold (not deleted, withdrawn, held or quarantined).
@@ -94,7 +94,8 @@ def add_release_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
 
 _LABEL_SQL = (
     "SELECT fl.record_id, fl.task_id, fl.question, fl.value, fl.method, fl.confidence, fl.annotation_ids, "
-    "fl.schema_version, fl.run_id, r.external_id, r.payload, r.blob_ref, r.source_id, r.source_key, r.batch_id "
+    "fl.schema_version, fl.run_id, r.external_id, r.payload, r.blob_ref, r.source_id, r.source_key, r.batch_id, "
+    "t.selection "
     "FROM final_labels fl JOIN tasks t ON t.id = fl.task_id JOIN records r ON r.id = fl.record_id "
     "WHERE fl.project_id = ? AND fl.record_id > ? AND t.state = 'complete' "
     f"AND r.status IN ({', '.join(repr(s) for s in LIVE_STATUSES)}) "
@@ -106,7 +107,8 @@ def label_page(conn: Connection, project_id: int, *, after: int, limit: int) -> 
     """Final labels of complete tasks of live records after record ``after``, by record, task, question.
 
     Each: record_id, task_id, question, value, method, confidence, annotation_ids, schema_version,
-    run_id, external_id, payload, blob_ref, source_id, source_key, batch_id. A page may end inside
+    run_id, external_id, payload, blob_ref, source_id, source_key, batch_id, selection (the task's). A page
+    may end inside
     a record: the caller drops the last record of a full page and starts the next page before it.
     """
     return _fetch(conn, _LABEL_SQL, (project_id, after, limit))
@@ -130,7 +132,7 @@ def batch_lineage(conn: Connection, batch_ids: Sequence[int]) -> dict[int, tuple
 _EXPORT_SQL = (
     "SELECT rr.record_id, r.external_id, r.payload, rr.split, rr.labels, rr.aggregation, s.name, r.source_key, "
     "b.run_id, r.batch_id, b.stages, rr.schema_version, rr.row_sha256, {text}, rr.label, rr.method, rr.confidence, "
-    "rr.annotation_ids, r.blob_ref "
+    "rr.annotation_ids, r.blob_ref, rr.selection "
     "FROM release_rows rr LEFT JOIN records r ON r.id = rr.record_id LEFT JOIN sources s ON s.id = r.source_id "
     "LEFT JOIN ingest_batches b ON b.id = r.batch_id "
     "WHERE rr.release_id = ? AND rr.record_id > ? ORDER BY rr.record_id LIMIT ?"
@@ -142,7 +144,7 @@ _TEXT_PG = "CASE WHEN json_typeof(r.payload::json -> ?::text) = 'string' THEN r.
 _STREAM_SQL_PG = (
     "SELECT rr.record_id, r.external_id, r.payload, rr.split, rr.labels, rr.aggregation, s.name, r.source_key, "
     "b.run_id, r.batch_id, b.stages, rr.schema_version, rr.row_sha256, {text}, rr.label, rr.method, rr.confidence, "
-    "rr.annotation_ids, r.blob_ref "
+    "rr.annotation_ids, r.blob_ref, rr.selection "
     "FROM release_rows rr LEFT JOIN records r ON r.id = rr.record_id LEFT JOIN sources s ON s.id = r.source_id "
     "LEFT JOIN ingest_batches b ON b.id = r.batch_id "
     "WHERE rr.release_id = %s ORDER BY rr.record_id"
@@ -157,7 +159,7 @@ def export_page(
 
     Each: record_id, external_id, payload, split, labels, aggregation, source, source_key, ingest run
     id, batch_id, stages, schema_version (the hashed columns), row_sha256, text (``text_field`` of a
-    stored payload), label, method, confidence, annotation_ids (JSON text), blob_ref.
+    stored payload), label, method, confidence, annotation_ids (JSON text), blob_ref, selection.
     """
     params: tuple[Any, ...]
     if text_field is None:

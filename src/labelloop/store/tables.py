@@ -608,6 +608,8 @@ release_rows = Table(
     Column("method", String(16), nullable=True),
     Column("confidence", Float, nullable=True),
     Column("annotation_ids", Text, nullable=False),
+    # Why the item was labeled: its task's selection record (strategy, model version, score); not hashed.
+    Column("selection", Text, nullable=True),
     # Every release that holds a record (its lineage).
     Index(None, "record_id"),
 )
