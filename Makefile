@@ -40,6 +40,7 @@ bench: $(VENV)/.test
 	$(PY) bench/label_errors_bench.py
 	$(PY) bench/drift_bench.py
 	$(PY) bench/quality_bench.py
+	$(PY) bench/export_bench.py
 
 bench-smoke: $(VENV)/.test
 	$(PY) bench/ingest_bench.py --size small
@@ -51,6 +52,7 @@ bench-smoke: $(VENV)/.test
 	$(PY) bench/label_errors_bench.py --size small
 	$(PY) bench/drift_bench.py --size small
 	$(PY) bench/quality_bench.py --size small
+	$(PY) bench/export_bench.py --size small
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.data
