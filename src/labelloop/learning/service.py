@@ -29,6 +29,7 @@ import numpy as np
 import orjson
 from sqlalchemy import Connection
 
+from labelloop.domain.probabilities import ROW_SUM_TOLERANCE
 from labelloop.errors import InvalidInputError
 from labelloop.labeling.schemas import configured_schema
 from labelloop.labeling.tasks import create_tasks
@@ -39,10 +40,8 @@ from labelloop.store import learning as lrepo
 from labelloop.store import quality as qrepo
 from labelloop.store import repo
 
-__all__ = ["STRATEGY_NAMES", "TextModel", "create_tasks_by_strategy", "import_predictions", "train_baseline"]
+__all__ = ["TextModel", "create_tasks_by_strategy", "import_predictions", "train_baseline"]
 
-STRATEGY_NAMES = STRATEGIES
-_PROB_TOLERANCE = 1e-3
 _MAX_EMBEDDING = 4096
 
 
@@ -73,7 +72,7 @@ def _check_row(row: Any, labels: Sequence[str]) -> tuple[int, str, str, dict[str
     if unknown:
         raise InvalidInputError(f"unknown label(s) {unknown} (labels: {', '.join(labels)})")
     values = list(probs.values())
-    if any(not math.isfinite(p) or p < 0 for p in values) or abs(sum(values) - 1.0) > _PROB_TOLERANCE:
+    if any(not math.isfinite(p) or p < 0 for p in values) or abs(sum(values) - 1.0) > ROW_SUM_TOLERANCE:
         raise InvalidInputError("probabilities must be finite, non-negative and sum to 1")
     embedding = row.get("embedding")
     packed = None

@@ -70,6 +70,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from labelloop.domain.probabilities import ROW_SUM_TOLERANCE, check_choice, check_probabilities
 from labelloop.errors import InvalidInputError
 
 __all__ = [
@@ -100,7 +101,6 @@ STRATEGIES: Final[tuple[Strategy, ...]] = get_args(Strategy)
 #: The distances of :func:`k_center_greedy`.
 DISTANCES: Final[tuple[Distance, ...]] = get_args(Distance)
 #: How far a row of probabilities may sum from 1.
-ROW_SUM_TOLERANCE: Final = 1e-3
 
 _MIN_WEIGHT: Final = 1e-300
 _CHUNK: Final = 2048  # rows per block when measuring distances to many starting centers
@@ -118,50 +118,6 @@ BoolArray = npt.NDArray[np.bool_]
 # ------------------------------------------------------------------------------------------------
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}", **{name: repr(value)})
-
-
-def _check_probs(probs: npt.ArrayLike, name: str = "probs") -> FloatArray:
-    try:
-        array = np.asarray(probs)
-    except (TypeError, ValueError) as exc:  # ragged nested lists
-        raise InvalidInputError(f"{name} must be an (N, K) array of numbers: {exc}") from None
-    if array.ndim != 2:
-        raise InvalidInputError(
-            f"{name} must be 2-D (N items x K classes), got shape {array.shape}", shape=list(array.shape)
-        )
-    if array.dtype.kind not in "fiu":
-        raise InvalidInputError(f"{name} must hold numbers, got dtype {array.dtype}", dtype=str(array.dtype))
-    if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
-    if array.shape[1] < 2:
-        raise InvalidInputError(f"{name} needs at least 2 columns (classes), got {array.shape[1]}")
-    bad_rows = ~np.isfinite(array).all(axis=1)
-    if bad_rows.any():
-        first = int(np.flatnonzero(bad_rows)[0])
-        raise InvalidInputError(
-            f"{name} has NaN or infinite values in {int(bad_rows.sum())} row(s) (first: row {first})", row=first
-        )
-    negative = (array < 0).any(axis=1)
-    if negative.any():
-        first = int(np.flatnonzero(negative)[0])
-        raise InvalidInputError(
-            f"{name} has negative values in {int(negative.sum())} row(s) (first: row {first})", row=first
-        )
-    sums = array.sum(axis=1, dtype=np.float64)
-    off = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
-    if off.any():
-        first = int(np.flatnonzero(off)[0])
-        raise InvalidInputError(
-            f"{name} rows must sum to 1 (within {ROW_SUM_TOLERANCE:g}): {int(off.sum())} row(s) do not "
-            f"(first: row {first} sums to {sums[first]:.6g}); pass probabilities (e.g. softmax), not scores",
-            row=first,
-        )
-    return array
-
-
 def _check_committee(committee: npt.ArrayLike) -> FloatArray:
     try:
         array = np.asarray(committee)
@@ -175,7 +131,7 @@ def _check_committee(committee: npt.ArrayLike) -> FloatArray:
     if array.shape[0] < 2:
         raise InvalidInputError(f"committee needs at least 2 model versions, got {array.shape[0]}")
     m, n, k = array.shape
-    _check_probs(array.reshape(m * n, k), name="committee")
+    check_probabilities(array.reshape(m * n, k), "committee")
     checked = array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
     return checked
 
@@ -330,8 +286,8 @@ def uncertainty_scores(probs: npt.ArrayLike, method: UncertaintyMethod = "least_
     >>> uncertainty_scores([[1.0, 0.0, 0.0], [0.6, 0.3, 0.1]]).round(2).tolist()
     [0.0, 0.4]
     """
-    _check_choice("method", method, UNCERTAINTY_METHODS)
-    return _uncertainty(_check_probs(probs), method)
+    check_choice("method", method, UNCERTAINTY_METHODS)
+    return _uncertainty(check_probabilities(probs), method)
 
 
 def _vote_entropy(committee: FloatArray) -> F64Array:
@@ -664,7 +620,7 @@ def k_center_greedy(
     >>> picks.tolist(), dists.round(2).tolist()
     ([4, 3, 2], [9.0, 6.08, 1.0])
     """
-    _check_choice("metric", metric, DISTANCES)
+    check_choice("metric", metric, DISTANCES)
     budget = _check_int("budget", budget)
     seed = _check_int("seed", seed)
     matrix, n = _check_features(features)
@@ -894,9 +850,9 @@ def select(
     >>> select("margin", budget=2, probs=probs, costs=[1, 4, 1, 1]).indices.tolist()
     [3, 2]
     """
-    _check_choice("strategy", strategy, STRATEGIES)
-    _check_choice("metric", metric, DISTANCES)
-    _check_choice("uncertainty", uncertainty, get_args(HybridUncertainty))
+    check_choice("strategy", strategy, STRATEGIES)
+    check_choice("metric", metric, DISTANCES)
+    check_choice("uncertainty", uncertainty, get_args(HybridUncertainty))
     budget = _check_int("budget", budget)
     seed = _check_int("seed", seed)
     cost_power = _check_number("cost_power", cost_power)
@@ -926,7 +882,7 @@ def select(
         raise InvalidInputError(f"strategy {strategy!r} needs committee (M x N x K probabilities of M models)")
     if uses_features and features is None:
         raise InvalidInputError(f"strategy {strategy!r} needs features (N x D embeddings or TF-IDF vectors)")
-    checked_probs = _check_probs(probs) if probs is not None and uses_probs else None
+    checked_probs = check_probabilities(probs) if probs is not None and uses_probs else None
     checked_committee = _check_committee(committee) if committee is not None and uses_committee else None
     matrix: Any
     features_n: int | None

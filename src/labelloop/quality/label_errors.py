@@ -69,6 +69,7 @@ from typing import Any, Final, Literal, get_args, overload
 import numpy as np
 import numpy.typing as npt
 
+from labelloop.domain.probabilities import ROW_SUM_TOLERANCE, check_choice, check_probabilities
 from labelloop.errors import InvalidInputError
 
 __all__ = [
@@ -102,7 +103,6 @@ FILTERS: Final[tuple[FilterBy, ...]] = get_args(FilterBy)
 #: Every label-quality score of :func:`label_quality_scores`, the default first.
 SCORE_METHODS: Final[tuple[ScoreMethod, ...]] = get_args(ScoreMethod)
 #: How far a row of ``pred_probs`` may sum from 1.
-ROW_SUM_TOLERANCE: Final = 1e-3
 
 _FUZZ: Final = 1e-6  # slack below a threshold, and the model-agrees guard of step 3
 _THRESHOLD_FLOOR: Final = 2e-6
@@ -122,47 +122,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 def _check_inputs(labels: npt.ArrayLike, pred_probs: npt.ArrayLike) -> tuple[IntArray, FloatArray]:
     """Validated ``(labels as intp, pred_probs as a float array)``; raises InvalidInputError."""
-    try:
-        probs = np.asarray(pred_probs)
-    except (TypeError, ValueError) as exc:  # ragged nested lists
-        raise InvalidInputError(f"pred_probs must be an (N, K) array of numbers: {exc}") from None
-    if probs.ndim != 2:
-        raise InvalidInputError(
-            f"pred_probs must be 2-D (N items x K classes), got shape {probs.shape}", shape=list(probs.shape)
-        )
-    if probs.dtype.kind not in "fiu":
-        raise InvalidInputError(f"pred_probs must hold numbers, got dtype {probs.dtype}", dtype=str(probs.dtype))
-    if probs.dtype not in (np.float32, np.float64):
-        probs = probs.astype(np.float64)
+    probs = check_probabilities(pred_probs, "pred_probs", allow_empty=False)
     n, k = probs.shape
-    if n == 0:
-        raise InvalidInputError("pred_probs has no rows: there are no items to check")
-    if k < 2:
-        raise InvalidInputError(f"pred_probs needs at least 2 columns (classes), got {k}", classes=k)
-    finite_rows = np.isfinite(probs).all(axis=1)
-    if not finite_rows.all():
-        bad = np.flatnonzero(~finite_rows)
-        raise InvalidInputError(
-            f"pred_probs has NaN or infinite values in {bad.size} row(s) (first: row {int(bad[0])})",
-            rows=bad[:10].tolist(),
-        )
-    negative_rows = (probs < 0).any(axis=1)
-    if negative_rows.any():
-        bad = np.flatnonzero(negative_rows)
-        raise InvalidInputError(
-            f"pred_probs has negative values in {bad.size} row(s) (first: row {int(bad[0])})",
-            rows=bad[:10].tolist(),
-        )
-    sums = probs.sum(axis=1, dtype=np.float64)
-    off = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
-    if off.any():
-        bad = np.flatnonzero(off)
-        first = int(bad[0])
-        raise InvalidInputError(
-            f"pred_probs rows must sum to 1 (within {ROW_SUM_TOLERANCE:g}): {bad.size} row(s) do not "
-            f"(first: row {first} sums to {sums[first]:.6g}); pass probabilities (e.g. softmax), not scores",
-            rows=bad[:10].tolist(),
-        )
 
     try:
         given = np.asarray(labels)
@@ -189,11 +150,6 @@ def _check_inputs(labels: npt.ArrayLike, pred_probs: npt.ArrayLike) -> tuple[Int
             label=int(ints[first]),
         )
     return ints, probs
-
-
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}", **{name: repr(value)})
 
 
 def _check_prune_options(frac_noise: float, min_examples_per_class: int) -> None:
@@ -487,9 +443,9 @@ def find_label_issues(
     >>> find_label_issues(labels, probs, return_indices_ranked_by="self_confidence").tolist()
     [3]
     """
-    _check_choice("filter_by", filter_by, FILTERS)
+    check_choice("filter_by", filter_by, FILTERS)
     if return_indices_ranked_by is not None:
-        _check_choice("return_indices_ranked_by", return_indices_ranked_by, SCORE_METHODS)
+        check_choice("return_indices_ranked_by", return_indices_ranked_by, SCORE_METHODS)
     _check_prune_options(frac_noise, min_examples_per_class)
     ints, probs = _check_inputs(labels, pred_probs)
     mask = _find(ints, probs, filter_by, float(frac_noise), int(min_examples_per_class))
@@ -513,7 +469,7 @@ def label_quality_scores(
     >>> label_quality_scores([0, 1], [[0.9, 0.1], [0.7, 0.3]], method="normalized_margin").round(2).tolist()
     [0.9, 0.3]
     """
-    _check_choice("method", method, SCORE_METHODS)
+    check_choice("method", method, SCORE_METHODS)
     ints, probs = _check_inputs(labels, pred_probs)
     return _scores(ints, probs, method)
 
@@ -593,8 +549,8 @@ def rank_label_issues(
     >>> rank_label_issues(labels, probs).to_records()
     [{'index': 3, 'given_label': 0, 'suggested_label': 1, 'score': 0.1}]
     """
-    _check_choice("filter_by", filter_by, FILTERS)
-    _check_choice("rank_by", rank_by, SCORE_METHODS)
+    check_choice("filter_by", filter_by, FILTERS)
+    check_choice("rank_by", rank_by, SCORE_METHODS)
     _check_prune_options(frac_noise, min_examples_per_class)
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 0):
         raise InvalidInputError(f"top must be a non-negative integer or None, got {top!r}")

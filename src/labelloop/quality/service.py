@@ -36,6 +36,7 @@ import orjson
 import pyarrow as pa
 
 from labelloop.domain.audit import digest_of
+from labelloop.domain.probabilities import ROW_SUM_TOLERANCE
 from labelloop.domain.schemas import LabelSchema, Question
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from labelloop.governance.service import Principal
@@ -762,7 +763,7 @@ def _prediction_matrix(
     if missing:
         raise InvalidInputError(f"{missing} labeled record(s) have no prediction; give one for every labeled record")
     sums = probs.sum(axis=1)
-    if (np.abs(sums - 1.0) > 1e-3).any():
+    if (np.abs(sums - 1.0) > ROW_SUM_TOLERANCE).any():
         bad = int(finals[int(np.argmax(np.abs(sums - 1.0)))]["record_id"])
         raise InvalidInputError(f"probabilities of record {bad} do not sum to 1")
     normalized: np.ndarray[Any, np.dtype[np.float64]] = probs / sums[:, None]
