@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from labelloop.config import (
     PROJECT_FILE,
@@ -39,6 +42,14 @@ class Project:
     def name(self) -> str:
         """The project's name."""
         return self.config.name
+
+    def payload(self, payload: str | None, blob_ref: str | None) -> dict[str, Any]:
+        """A stored record's payload, from its row or from the blob store where a large one lives
+        ({} once erased)."""
+        if payload is None and blob_ref:
+            payload = self.blobs.get(blob_ref).decode("utf-8")
+        found = orjson.loads(payload) if payload else {}
+        return found if isinstance(found, dict) else {}
 
 
 def record_shape(config: ProjectConfig) -> RecordShape:

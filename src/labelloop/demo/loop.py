@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import yaml
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -130,9 +129,7 @@ def _corpus(project: Project, labels: Sequence[str], seed: int) -> _Corpus:
     truth: list[int] = []
     field = project.config.record.text_field or "text"
     for row in rows:
-        payload = orjson.loads(row["payload"]) if row["payload"] else {}
-        if row["payload"] is None and row["blob_ref"]:
-            payload = orjson.loads(project.blobs.get(row["blob_ref"]))
+        payload = project.payload(row["payload"], row["blob_ref"])
         topic = str(payload.get("topic", ""))
         # the corpus names a folder "sports" where the schema says "sport"
         index = next((i for i, label in enumerate(labels) if topic == label or topic.startswith(label)), None)

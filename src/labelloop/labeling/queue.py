@@ -256,13 +256,10 @@ def _replay(earlier: dict[str, Any], task_id: int) -> dict[str, Any]:
 def record_text(conn: Connection, project: Project, record_id: int) -> str | None:
     """The text field of a record (for validating span answers), or None."""
     record = repo.record_for_task(conn, record_id)
-    payload = record["payload"]
-    if payload is None and record["blob_ref"]:
-        payload = project.blobs.get(record["blob_ref"]).decode("utf-8")
     field = project.config.record.text_field
-    if not payload or not field:
+    if not field:
         return None
-    value = orjson.loads(payload).get(field)
+    value = project.payload(record["payload"], record["blob_ref"]).get(field)
     return value if isinstance(value, str) else None
 
 

@@ -62,7 +62,7 @@ def next_for_review(project: Project, principal: Principal) -> dict[str, Any] | 
             return None
         record = repo.record_for_task(conn, int(row["record_id"]))
     view = _annotation_view(row)
-    view["record"] = {"id": view["record_id"], "payload": orjson.loads(record["payload"]) if record["payload"] else {}}
+    view["record"] = {"id": view["record_id"], "payload": project.payload(record["payload"], record["blob_ref"])}
     return view
 
 
@@ -161,7 +161,7 @@ def next_for_adjudication(project: Project, principal: Principal) -> dict[str, A
         "task_id": int(task["id"]),
         "record": {
             "id": int(task["record_id"]),
-            "payload": orjson.loads(record["payload"]) if record["payload"] else {},
+            "payload": project.payload(record["payload"], record["blob_ref"]),
         },
         "schema_version": int(task["schema_version"]),
         "annotations": answers,

@@ -145,9 +145,7 @@ def _matching(conn: Any, project: Project, pool: list[int], where: dict[str, Any
     for start in range(0, len(pool), 5_000):
         part = pool[start : start + 5_000]
         for rid, (payload, blob_ref) in sorted(repo.live_payloads(conn, project.id, part).items()):
-            if payload is None and blob_ref:
-                payload = project.blobs.get(blob_ref).decode("utf-8")
-            data = orjson.loads(payload) if payload else {}
+            data = project.payload(payload, blob_ref)
             if all(data.get(k) == v for k, v in where.items()):
                 out.append(rid)
     return out

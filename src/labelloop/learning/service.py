@@ -40,7 +40,7 @@ from labelloop.store import learning as lrepo
 from labelloop.store import quality as qrepo
 from labelloop.store import repo
 
-__all__ = ["TextModel", "create_tasks_by_strategy", "import_predictions", "train_baseline"]
+__all__ = ["TextModel", "create_tasks_by_strategy", "import_predictions", "record_texts", "train_baseline"]
 
 _MAX_EMBEDDING = 4096
 
@@ -131,17 +131,15 @@ def import_predictions(project: Project, rows: Iterable[Any], *, question: str |
     }
 
 
-def _texts(project: Project, conn: Connection, record_ids: Sequence[int]) -> list[str]:
+def record_texts(project: Project, conn: Connection, record_ids: Sequence[int]) -> list[str]:
+    """The text field of each record (``""`` where it has none), large payloads read from the blob store."""
     field = project.config.record.text_field
     if not field:
-        raise InvalidInputError("the baseline model needs record.text_field in labelloop.yaml")
+        raise InvalidInputError("the baseline model needs record.text_field in labelloop.yaml (or your predictions)")
     payloads = qrepo.record_payloads(conn, record_ids)
     out: list[str] = []
     for rid in record_ids:
-        payload, ref = payloads.get(rid, (None, None))
-        if payload is None and ref:
-            payload = project.blobs.get(ref).decode("utf-8")
-        value = orjson.loads(payload).get(field) if payload else None
+        value = project.payload(*payloads.get(rid, (None, None))).get(field)
         out.append(value if isinstance(value, str) else "")
     return out
 
@@ -192,10 +190,10 @@ def train_baseline(
             testing = []
         if len({label for _, label in training}) < 2:
             raise InvalidInputError("the baseline needs labels of at least two classes: run `labelloop aggregate`")
-        texts = _texts(project, conn, [rid for rid, _ in training])
-        test_texts = _texts(project, conn, [rid for rid, _ in testing])
+        texts = record_texts(project, conn, [rid for rid, _ in training])
+        test_texts = record_texts(project, conn, [rid for rid, _ in testing])
         pool = lrepo.untasked_records(conn, project.id)
-        pool_texts = _texts(project, conn, pool)
+        pool_texts = record_texts(project, conn, pool)
     digest = hashlib.blake2b(orjson.dumps([release, sorted(training)]), digest_size=6).hexdigest()
     version = f"{digest}-s{seed}"
     model = (model_factory or text_classifier)(seed)
@@ -306,6 +304,8 @@ def create_tasks_by_strategy(
             if strategy == "vote_entropy"
             else None
         )
+        needs_texts = cost == "length" or strategy in ("diversity", "hybrid")
+        texts = record_texts(project, conn, scored) if needs_texts else []  # read once, used twice
         features: Any = None
         if strategy in ("diversity", "hybrid"):
             embeddings = [tables[0][rid][1] for rid in scored]
@@ -314,13 +314,9 @@ def create_tasks_by_strategy(
             else:
                 from sklearn.feature_extraction.text import TfidfVectorizer
 
-                features = TfidfVectorizer(sublinear_tf=True, min_df=1).fit_transform(_texts(project, conn, scored))
+                features = TfidfVectorizer(sublinear_tf=True, min_df=1).fit_transform(texts)
         info = lrepo.record_info(conn, scored)
-        costs = (
-            np.array([max(1, len(t)) for t in _texts(project, conn, scored)], dtype=np.float64)
-            if cost == "length"
-            else None
-        )
+        costs = np.array([max(1, len(t)) for t in texts], dtype=np.float64) if cost == "length" else None
         ages = None
         if freshness_half_life_days is not None:
             now = time.time()

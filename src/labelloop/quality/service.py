@@ -44,6 +44,7 @@ from labelloop.labeling.review import settle_value
 from labelloop.labeling.schemas import current_version, schema_version
 from labelloop.labeling.tasks import create_tasks
 from labelloop.learning.baseline import MODEL_NAME, cross_val_probs
+from labelloop.learning.service import record_texts
 from labelloop.project import Project
 from labelloop.quality.aggregation import dawid_skene, majority_vote
 from labelloop.quality.agreement import (
@@ -83,14 +84,6 @@ def _schema(project: Project) -> tuple[int, LabelSchema]:
     if found is None:
         raise InvalidInputError(f"project {project.name} has no published label schema yet (create tasks first)")
     return found.version, found.schema
-
-
-def _payload(project: Project, payload: str | None, blob_ref: str | None) -> dict[str, Any]:
-    """A record's payload, from its row or from the blob store where a large one lives ({} once erased)."""
-    if payload is None and blob_ref:
-        payload = project.blobs.get(blob_ref).decode("utf-8")
-    found = orjson.loads(payload) if payload else {}
-    return found if isinstance(found, dict) else {}
 
 
 def _jsonable(answer: Any) -> Any:
@@ -592,7 +585,7 @@ def _payload_slices(project: Project, votes: Sequence[Vote], field: str) -> dict
         payloads = qrepo.record_payloads(conn, sorted(set(record_of.values())))
     out: dict[int, str] = {}
     for task, record in record_of.items():
-        value = _payload(project, *payloads.get(record, (None, None))).get(field)
+        value = project.payload(*payloads.get(record, (None, None))).get(field)
         out[task] = "(none)" if value is None else str(value)
     return out
 
@@ -679,7 +672,8 @@ def scan_label_errors(
     if predictions is not None:
         probs, model = _prediction_matrix(finals, predictions, index), "predictions"
     else:
-        texts = _texts(project, [int(r["record_id"]) for r in finals])
+        with project.store.read() as conn:
+            texts = record_texts(project, conn, [int(r["record_id"]) for r in finals])
         probs = cross_val_probs(texts, given.tolist(), len(classes), folds=folds, seed=seed)
         model = f"{MODEL_NAME} (cv{folds})"
     issues = find_label_issues(given, probs, filter_by=cast(FilterBy, filter_by))
@@ -770,19 +764,6 @@ def _prediction_matrix(
     return normalized
 
 
-def _texts(project: Project, record_ids: Sequence[int]) -> list[str]:
-    field = project.config.record.text_field
-    if not field:
-        raise InvalidInputError("the baseline model needs record.text_field in labelloop.yaml, or give predictions")
-    with project.store.read() as conn:
-        payloads = qrepo.record_payloads(conn, record_ids)
-    out: list[str] = []
-    for rid in record_ids:
-        value = _payload(project, *payloads.get(rid, (None, None))).get(field)
-        out.append(value if isinstance(value, str) else "")
-    return out
-
-
 def next_label_error(project: Project, principal: Principal) -> dict[str, Any] | None:
     """The oldest open suspected label error on a task the caller did not answer, with its answers."""
     with project.store.read() as conn:
@@ -803,7 +784,7 @@ def next_label_error(project: Project, principal: Principal) -> dict[str, Any] |
         "score": float(flag["score"]),
         "record": {
             "id": int(flag["record_id"]),
-            "payload": _payload(project, record["payload"], record["blob_ref"]),
+            "payload": project.payload(record["payload"], record["blob_ref"]),
         },
         "annotations": [
             {
@@ -917,7 +898,7 @@ def _window_table(
     label (main question) and the slice. Values of the wrong kind count as missing, never as an error."""
     spec = project.config.quality.drift
     text_field = project.config.record.text_field if spec.text else None
-    payloads = [_payload(project, r["payload"], r["blob_ref"]) for r in rows]
+    payloads = [project.payload(r["payload"], r["blob_ref"]) for r in rows]
     columns: dict[str, pa.Array] = {}
     for name in spec.numeric:
         values = [p.get(name) for p in payloads]
@@ -1116,7 +1097,7 @@ def _enqueue_drifted(
         def slice_of(row: Mapping[str, Any]) -> str | None:
             if field == "source":
                 return sources.get(int(row["source_id"]))
-            value = _payload(project, row["payload"], row["blob_ref"]).get(field)
+            value = project.payload(row["payload"], row["blob_ref"]).get(field)
             return None if value is None else str(value)
 
         pool = [int(r["id"]) for r in cur_rows if slice_of(r) in slices]
