@@ -229,6 +229,7 @@ def test_label_errors_flag_rereview_and_outcomes(make_project: ProjectFactory) -
     # the dismissed label stands and the confirmed ones are settled: a new scan queues nothing again
     assert service.scan_label_errors(project, predictions=probs)["new_flags"] == 0
     assert report["precision"] == pytest.approx(0.75)
+    assert [scan["new_flags"] for scan in report["scans"]] == [0, 4]  # newest first; what each scan queued
     corrected = [r for r in finals(project).values() if r["method"] == "corrected"]
     assert len(corrected) == 3 and all(r["value"]["label"] == truth[r["record_id"]] for r in corrected)
     # a re-aggregation keeps the corrections

@@ -290,10 +290,9 @@ def aggregate(project: Project, *, method: str | None = None, actor: str = "cli"
             project_id=project.id,
             kind="aggregation",
             started_at=started,
-            finished_at=_now(),
             actor=actor,
-            params=orjson.dumps({"method": method, "min_confidence": settings.min_confidence}).decode(),
-            summary=orjson.dumps({**summary, "models": learned}).decode(),
+            params={"method": method, "min_confidence": settings.min_confidence},
+            summary={**summary, "models": learned},
         )
         for row in final_rows:
             row["run_id"] = run_id
@@ -497,12 +496,11 @@ def agreement(
                 project_id=project.id,
                 kind="agreement",
                 started_at=started,
-                finished_at=_now(),
                 actor=actor,
-                params=orjson.dumps({"question": target.name, "slice_field": slice_field, "window": window}).decode(),
-                summary=orjson.dumps(
-                    {k: out[k] for k in ("question", "level", "krippendorff_alpha", "alpha_ci", "units", "per_label")}
-                ).decode(),
+                params={"question": target.name, "slice_field": slice_field, "window": window},
+                summary={
+                    k: out[k] for k in ("question", "level", "krippendorff_alpha", "alpha_ci", "units", "per_label")
+                },
             )
     return out
 
@@ -718,21 +716,22 @@ def scan_label_errors(
         ],
     }
     with project.store.write() as conn:
+        if enqueue:
+            project.store.lock_project(conn, project.id, "label_errors")
+            already = qrepo.open_flag_tasks(conn, project.id)  # read under the lock: no flag twice
+            flags = [f for f in flags if f["task_id"] not in already]
+            summary["new_flags"] = len(flags)  # recorded with the run: what this scan queued
         run_id = qrepo.add_quality_run(
             conn,
             project_id=project.id,
             kind="label_errors",
             started_at=started,
-            finished_at=_now(),
             actor=actor,
-            params=orjson.dumps({"question": target.name, "filter_by": filter_by, "model": model}).decode(),
-            summary=orjson.dumps(summary).decode(),
+            params={"question": target.name, "filter_by": filter_by, "model": model},
+            summary=summary,
         )
         if enqueue:
-            project.store.lock_project(conn, project.id, "label_errors")
-            already = qrepo.open_flag_tasks(conn, project.id)  # read under the lock: no flag twice
-            flags = [f for f in flags if f["task_id"] not in already]
-            summary["new_flags"] = qrepo.add_flags(conn, [{**f, "run_id": run_id} for f in flags])
+            qrepo.add_flags(conn, [{**f, "run_id": run_id} for f in flags])
         repo.audit(
             conn, project.id, actor, "label_errors.scan", str(run_id), flagged=len(worst), queued=summary["new_flags"]
         )
@@ -1002,12 +1001,9 @@ def drift(
             project_id=project.id,
             kind="drift",
             started_at=started,
-            finished_at=now,
             actor=actor,
-            params=orjson.dumps(
-                {"reference": reference, "current": current, "time": time_field, "enqueue": enqueue}
-            ).decode(),
-            summary=orjson.dumps(summary).decode(),
+            params={"reference": reference, "current": current, "time": time_field, "enqueue": enqueue},
+            summary=summary,
         )
         qrepo.add_drift_alerts(
             conn,

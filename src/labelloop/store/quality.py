@@ -3,9 +3,11 @@ label-error flags). Each takes an open connection and never commits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from labelloop.store.repo import add_counters, driver_cursor, sharded
@@ -159,8 +161,26 @@ def send_task_back(conn: Connection, task_id: int, *, from_state: str, to_state:
     return True
 
 
-def add_quality_run(conn: Connection, **values: Any) -> int:
-    """Record one quality computation; returns its id."""
+def add_quality_run(
+    conn: Connection,
+    *,
+    project_id: int,
+    kind: str,
+    started_at: float,
+    actor: str,
+    params: Mapping[str, Any],
+    summary: Mapping[str, Any],
+) -> int:
+    """Record one quality computation (finished now) with its parameters and summary; returns its id."""
+    values = {
+        "project_id": project_id,
+        "kind": kind,
+        "started_at": started_at,
+        "finished_at": time.time(),
+        "actor": actor,
+        "params": orjson.dumps(params, default=str).decode(),
+        "summary": orjson.dumps(summary, default=str).decode(),
+    }
     return int(conn.execute(insert(quality_runs).values(**values).returning(quality_runs.c.id)).scalar_one())
 
 
