@@ -28,7 +28,7 @@ from labelloop.governance.service import add_user
 from labelloop.ingest.quarantine import decide_held_run, drop_quarantined, list_records, release_quarantined
 from labelloop.ingest.service import COUNT_KEYS, IngestProgress, run_ingest
 from labelloop.ingest.status import project_status
-from labelloop.project import Project, init_project
+from labelloop.project import init_project
 
 app = typer.Typer(
     name="labelloop",
@@ -57,10 +57,6 @@ register_quality(app)
 register_learning(app)
 register_schedules(app)
 register_releases(app)
-
-
-def _open(project_dir: Path) -> Project:
-    return open_dir(project_dir)
 
 
 class _Bars(IngestProgress):
@@ -159,7 +155,7 @@ def ingest(
     as_json: JsonOut = False,
 ) -> None:
     """Read new data from the project's sources."""
-    project = _open(project_dir)
+    project = open_dir(project_dir)
     with _Bars() as bars:
         summary = run_ingest(project, source, progress=bars)
     emit(summary, as_json, _print_ingest)
@@ -180,7 +176,7 @@ def records(
     as_json: JsonOut = False,
 ) -> None:
     """List records, oldest first, one page at a time."""
-    project = _open(project_dir)
+    project = open_dir(project_dir)
     items, next_cursor = list_records(
         project, status=status, cursor=cursor, limit=limit, with_payload=payload, flag=flag
     )
@@ -211,7 +207,7 @@ def quarantine_release(
     as_json: JsonOut = False,
 ) -> None:
     """Re-validate a quarantined row and, if it now passes, ingest it."""
-    result = release_quarantined(_open(project_dir), record_id, actor=_actor(), force=force)
+    result = release_quarantined(open_dir(project_dir), record_id, actor=actor(), force=force)
     emit(result, as_json, lambda d: out.print(f"record {d['id']}: {d['status']}"))
 
 
@@ -223,7 +219,7 @@ def quarantine_drop(
     as_json: JsonOut = False,
 ) -> None:
     """Drop a quarantined row: its raw content is erased, the decision is kept."""
-    result = drop_quarantined(_open(project_dir), record_id, actor=_actor())
+    result = drop_quarantined(open_dir(project_dir), record_id, actor=actor())
     emit(result, as_json, lambda d: out.print(f"record {d['id']}: {d['status']}"))
 
 
@@ -236,7 +232,7 @@ def quarantine_list(
     as_json: JsonOut = False,
 ) -> None:
     """List the rows waiting in quarantine, with their reasons."""
-    items, next_cursor = list_records(_open(project_dir), status="quarantined", cursor=cursor, limit=limit)
+    items, next_cursor = list_records(open_dir(project_dir), status="quarantined", cursor=cursor, limit=limit)
 
     def human(d: dict[str, Any]) -> None:
         table = Table("id", "source", "source key", "reason", "message")
@@ -258,7 +254,7 @@ def runs_release(
     as_json: JsonOut = False,
 ) -> None:
     """Release the records an anomalous run held: they become accepted."""
-    result = decide_held_run(_open(project_dir), run_id, "release", actor=_actor())
+    result = decide_held_run(open_dir(project_dir), run_id, "release", actor=actor())
     emit(result, as_json, lambda d: out.print(f"run {d['run_id']}: {d['records']:,} records {d['status']}"))
 
 
@@ -270,7 +266,7 @@ def runs_drop(
     as_json: JsonOut = False,
 ) -> None:
     """Drop the records an anomalous run held: their payloads are erased."""
-    result = decide_held_run(_open(project_dir), run_id, "drop", actor=_actor())
+    result = decide_held_run(open_dir(project_dir), run_id, "drop", actor=actor())
     emit(result, as_json, lambda d: out.print(f"run {d['run_id']}: {d['records']:,} records {d['status']}"))
 
 
@@ -283,7 +279,7 @@ def consent_withdraw(
     as_json: JsonOut = False,
 ) -> None:
     """Withdraw a data subject's consent for purposes; their records leave the queues at once."""
-    result = withdraw_consent(_open(project_dir), subject, purpose, actor=_actor())
+    result = withdraw_consent(open_dir(project_dir), subject, purpose, actor=actor())
     emit(
         result,
         as_json,
@@ -343,7 +339,7 @@ def tasks_create(
         except ValueError:
             raise InvalidInputError("--ids takes record ids separated by commas") from None
     result = create_tasks_by_strategy(
-        _open(project_dir),
+        open_dir(project_dir),
         strategy=strategy,
         budget=budget,
         model=model,
@@ -351,7 +347,7 @@ def tasks_create(
         cost=cost,
         freshness_half_life_days=freshness_half_life_days,
         seed=seed,
-        actor=_actor(),
+        actor=actor(),
         overlap=overlap,
         k_max=k_max,
         priority=priority,
@@ -382,7 +378,7 @@ def tasks_list(
     """List tasks, oldest first, one page at a time."""
     from labelloop.labeling.tasks import list_tasks
 
-    items, next_cursor = list_tasks(_open(project_dir), state=state, cursor=cursor, limit=limit)
+    items, next_cursor = list_tasks(open_dir(project_dir), state=state, cursor=cursor, limit=limit)
 
     def human(d: dict[str, Any]) -> None:
         table = Table("task", "record", "state", "answers", "overlap", "leased", "priority")
@@ -404,7 +400,7 @@ def schema_publish(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -
     """Publish labelloop.yaml's label_schema as a new version (with its declared change)."""
     from labelloop.labeling.schemas import publish_schema
 
-    result = publish_schema(_open(project_dir), actor=_actor())
+    result = publish_schema(open_dir(project_dir), actor=actor())
     emit(
         result,
         as_json,
@@ -422,7 +418,7 @@ def schema_show(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> N
     from labelloop.errors import NotFoundError
     from labelloop.labeling.schemas import current_version
 
-    project = _open(project_dir)
+    project = open_dir(project_dir)
     with project.store.read() as conn:
         found = current_version(conn, project)
     if found is None:
@@ -437,7 +433,7 @@ def audit_verify(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> 
     from labelloop.errors import ConflictError
     from labelloop.governance.audit import verify_audit
 
-    result = verify_audit(_open(project_dir))
+    result = verify_audit(open_dir(project_dir))
     if not result["ok"]:
         where = (
             f"entry {result['first_bad']}"
@@ -468,7 +464,7 @@ def gold_add(
         known = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise InvalidInputError(f"--value is not JSON: {exc}") from None
-    result = add_gold(_open(project_dir), record_id, known, actor=_actor())
+    result = add_gold(open_dir(project_dir), record_id, known, actor=actor())
     emit(result, as_json, lambda d: out.print(f"record {d['record_id']} is gold item (task {d['task_id']})"))
 
 
@@ -478,7 +474,7 @@ def gold_report_cmd(project_dir: ProjectDir = Path(), as_json: JsonOut = False) 
     """Gold accuracy per annotator, with its 95% interval, and who is paused."""
     from labelloop.labeling.gold import gold_report
 
-    rows = gold_report(_open(project_dir))
+    rows = gold_report(open_dir(project_dir))
 
     def human(d: dict[str, Any]) -> None:
         table = Table("annotator", "gold answers", "correct", "accuracy", "95% interval", "paused")
@@ -504,12 +500,8 @@ def user_resume(
     """Lift a gold pause: the annotator gets leases again."""
     from labelloop.labeling.gold import resume_annotator
 
-    result = resume_annotator(_open(project_dir), name, actor=_actor())
+    result = resume_annotator(open_dir(project_dir), name, actor=actor())
     emit(result, as_json, lambda d: out.print(f"user {d['user']} resumed"))
-
-
-def _actor() -> str:
-    return actor()
 
 
 @user_app.command("add")
@@ -526,7 +518,7 @@ def user_add(
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-    result = add_user(_open(project_dir), name, role, password, actor=_actor(), token_days=token_days)
+    result = add_user(open_dir(project_dir), name, role, password, actor=actor(), token_days=token_days)
     emit(
         result,
         as_json,
@@ -545,7 +537,7 @@ def user_token(
     """Issue another API token for a user (shown only once)."""
     from labelloop.governance.service import new_token
 
-    result = new_token(_open(project_dir), name, actor=_actor(), token_days=token_days)
+    result = new_token(open_dir(project_dir), name, actor=actor(), token_days=token_days)
     emit(result, as_json, lambda d: out.print(f"API token for {d['user']} (shown once): {d['token']}"))
 
 
@@ -559,7 +551,7 @@ def user_revoke(
     """Revoke every API token of a user."""
     from labelloop.governance.service import revoke_tokens
 
-    result = revoke_tokens(_open(project_dir), name, actor=_actor())
+    result = revoke_tokens(open_dir(project_dir), name, actor=actor())
     emit(result, as_json, lambda d: out.print(f"{d['revoked']} token(s) of {d['user']} revoked"))
 
 
@@ -567,7 +559,7 @@ def user_revoke(
 @user_errors
 def status(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
     """Data-health figures of the project."""
-    data = project_status(_open(project_dir))
+    data = project_status(open_dir(project_dir))
 
     def human(d: dict[str, Any]) -> None:
         table = Table(title=f"project {d['project']}", show_header=False)
@@ -605,7 +597,7 @@ def serve(
 
     from labelloop.api.app import SERVE_DIR_ENV, create_app
 
-    project = _open(project_dir)
+    project = open_dir(project_dir)
     err.print(f"serving project {project.name} on http://{host}:{port} (API under /api/v1, docs at /docs)")
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
