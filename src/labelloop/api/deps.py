@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from labelloop.governance.service import Principal, authenticate_token, cached_principal
+from labelloop.governance.sessions import COOKIE, authenticate_session, cached_session, check_csrf
 from labelloop.project import Project, open_project_in_store
 
 __all__ = ["CurrentPrincipal", "ProjectRegistry", "get_principal", "get_registry"]
@@ -39,11 +40,26 @@ def get_registry(request: Request) -> ProjectRegistry:
 Registry = Annotated[ProjectRegistry, Depends(get_registry)]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_principal(request: Request, registry: Registry) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``."""
+    """The caller, from ``Authorization: Bearer <token>`` (programs) or the web app's session cookie.
+
+    A cookie-authenticated request that changes state must carry the session's CSRF token
+    in ``X-CSRF-Token``.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     bearer = token.strip() if scheme.lower() == "bearer" else None
+    cookie = request.cookies.get(COOKIE)
+    if bearer is None and cookie:
+        session = cached_session(registry.store, cookie)
+        if session is None:
+            session = await run_in_threadpool(authenticate_session, registry.store, cookie)
+        if request.method not in SAFE_METHODS:
+            check_csrf(session, request.headers.get("x-csrf-token"))
+        return session.principal
     # A recently verified token needs no store lookup, so no hop to a worker thread either.
     known = cached_principal(registry.store, bearer)
     if known is not None:

@@ -595,17 +595,21 @@ def serve(
     """Serve the web app and the HTTP API."""
     import uvicorn
 
-    from labelloop.api.app import SERVE_DIR_ENV, create_app
+    from labelloop.api.app import SERVE_DIR_ENV
+    from labelloop.ui.app import create_web_app
 
     project = open_dir(project_dir)
-    err.print(f"serving project {project.name} on http://{host}:{port} (API under /api/v1, docs at /docs)")
+    err.print(
+        f"serving project {project.name} on http://{host}:{port} "
+        f"(web app at /login, API under /api/v1, docs at /docs)"
+    )
     if workers == 1:
-        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        uvicorn.run(create_web_app(project), host=host, port=port, log_level="warning")
         return
     os.environ[SERVE_DIR_ENV] = str(project.dir)
     project.store.dispose()
     uvicorn.run(
-        "labelloop.api.app:create_app_from_environment",
+        "labelloop.ui.app:create_app_from_environment",
         factory=True,
         workers=workers,
         host=host,

@@ -77,6 +77,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "review.decide": frozenset({Role.ADMIN, Role.STEWARD, Role.REVIEWER, Role.ADJUDICATOR}),
     "adjudicate": frozenset({Role.ADMIN, Role.STEWARD, Role.ADJUDICATOR}),
     "users.manage": frozenset({Role.ADMIN}),
+    # the web app's settings page: schema versions, sources, releases (members need users.manage)
+    "settings.manage": frozenset({Role.ADMIN, Role.STEWARD}),
     "metrics.read": frozenset(Role),
     "quality.read": frozenset(Role),
     # a model's predictions in, the baseline trained

@@ -24,7 +24,7 @@ from labelloop.errors import ConfigError, MissingDependencyError, StorageError
 __all__ = ["Store"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 
 
 def _normalize_url(url: str) -> str:

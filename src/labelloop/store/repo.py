@@ -44,6 +44,7 @@ from labelloop.store.tables import (
     sources,
     tasks,
     users,
+    web_sessions,
 )
 
 __all__ = [
@@ -729,6 +730,63 @@ def user_by_token(conn: Connection, token_sha256: str) -> dict[str, Any] | None:
         .first()
     )
     return dict(row) if row else None
+
+
+def users_named(conn: Connection, name: str) -> list[dict[str, Any]]:
+    """Every user called ``name`` (one per project), with the project's name, oldest first."""
+    rows = conn.execute(
+        select(users, projects.c.name.label("project"))
+        .join(projects, projects.c.id == users.c.project_id)
+        .where(users.c.name == name)
+        .order_by(users.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def add_web_session(conn: Connection, user_id: int, token_sha256: str, csrf_token: str, expires_at: float) -> None:
+    """Store a new web session (only the hash of its cookie token)."""
+    conn.execute(
+        insert(web_sessions).values(
+            user_id=user_id, token_sha256=token_sha256, csrf_token=csrf_token, created_at=now(), expires_at=expires_at
+        )
+    )
+
+
+def web_session(conn: Connection, token_sha256: str) -> dict[str, Any] | None:
+    """The live session with that token hash, with its user and project, or None."""
+    row = (
+        conn.execute(
+            select(
+                users.c.id,
+                users.c.name,
+                users.c.role,
+                users.c.project_id,
+                projects.c.name.label("project"),
+                web_sessions.c.csrf_token,
+                web_sessions.c.expires_at,
+            )
+            .join(web_sessions, web_sessions.c.user_id == users.c.id)
+            .join(projects, projects.c.id == users.c.project_id)
+            .where(
+                web_sessions.c.token_sha256 == token_sha256,
+                web_sessions.c.revoked_at.is_(None),
+                web_sessions.c.expires_at > now(),
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def revoke_web_session(conn: Connection, token_sha256: str) -> int:
+    """Revoke one session (logout); returns 1 if it was live."""
+    result = conn.execute(
+        update(web_sessions)
+        .where(web_sessions.c.token_sha256 == token_sha256, web_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return int(result.rowcount or 0)
 
 
 def audit(conn: Connection, project_id: int, actor: str, action: str, target: str | None, **details: Any) -> None:

@@ -60,6 +60,7 @@ __all__ = [
     "sources",
     "tasks",
     "users",
+    "web_sessions",
 ]
 
 metadata = MetaData(
@@ -319,6 +320,20 @@ api_tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Column("expires_at", Float, nullable=True),
+)
+
+#: Web app sessions: the cookie holds a random token, only its SHA-256 is stored, with the
+#: session's CSRF token. Logout or a password change revokes them.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
 )
 
 audit_log = Table(

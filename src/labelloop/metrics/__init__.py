@@ -1,0 +1,1 @@
+"""Figures about the labeling program for dashboards: backlog, throughput, coverage, freshness, agreement."""
