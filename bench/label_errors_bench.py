@@ -191,7 +191,7 @@ def quality(mask: np.ndarray, planted: np.ndarray, seconds: float) -> dict[str, 
         "flagged": flagged,
         "recall": round(hits / max(int(planted.sum()), 1), 4),
         "precision": round(hits / flagged, 4) if flagged else 1.0,
-        "seconds": round(seconds, 4),
+        "seconds": round(seconds, 6),
     }
 
 

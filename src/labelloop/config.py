@@ -310,6 +310,21 @@ class DriftSpec(_Strict):
     psi_alert: float = Field(default=0.2, gt=0, description="PSI at or above this alerts")
     ks_alert: float = Field(default=0.1, gt=0, le=1, description="KS statistic at or above this alerts")
     js_alert: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon distance at or above this alerts")
+    prediction_js_alert: float | None = Field(
+        default=None, gt=0, le=1, description="predicted-class JS distance that alerts (default js_alert)"
+    )
+    prediction_psi_alert: float | None = Field(
+        default=None, gt=0, description="prediction-confidence PSI that alerts (default psi_alert)"
+    )
+    prediction_ks_alert: float | None = Field(
+        default=None, gt=0, le=1, description="prediction-confidence KS that alerts (default ks_alert)"
+    )
+    embedding_mmd2_alert: float | None = Field(
+        default=None, gt=0, description="embedding MMD² that alerts (default 0.01)"
+    )
+    embedding_cosine_alert: float | None = Field(
+        default=None, gt=0, le=2, description="mean-embedding cosine distance that alerts (off by default)"
+    )
     min_rows: int = Field(default=50, ge=1, description="windows with fewer rows are not compared")
     min_slice_rows: int = Field(
         default=500, ge=1, description="slices with fewer rows in either window are skipped (noise below this)"

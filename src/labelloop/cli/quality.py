@@ -221,32 +221,56 @@ def _window(text: str, now: float) -> tuple[float, float]:
     return parse_when(start, now=now), parse_when(end, now=now)
 
 
+def _reference(text: str, now: float) -> tuple[float, float] | str:
+    """A time window, or ``release:NAME[:SPLIT]`` passed on as it is (the service reads it)."""
+    return text.strip() if text.strip().startswith("release:") else _window(text, now)
+
+
 @user_errors
 def drift_cmd(
     reference: Annotated[
-        str, typer.Option("--reference", help="START..END, e.g. -14d..-7d or 2026-10-01..2026-11-01")
+        str,
+        typer.Option(
+            "--reference",
+            help="START..END (e.g. -14d..-7d or 2026-10-01..2026-11-01), or release:NAME / release:NAME:SPLIT",
+        ),
     ] = ("-14d..-7d"),
     current: Annotated[str, typer.Option("--current", help="START..END")] = "-7d..now",
     time_field: Annotated[str, typer.Option("--time", help="ingested or event (the record's event time)")] = "ingested",
+    model: Annotated[
+        str | None, typer.Option("--model", help="whose predictions to compare (default: the newest model's)")
+    ] = None,
+    model_version: Annotated[
+        str | None, typer.Option("--model-version", help="which version of the model (default: its newest)")
+    ] = None,
     enqueue: Annotated[int, typer.Option("--enqueue", min=0, help="queue up to N records of drifted slices")] = 0,
     priority: Annotated[int, typer.Option("--priority", help="priority of the queued tasks")] = 10,
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
 ) -> None:
-    """Compare two windows of records: numeric, categorical, text and label drift, per slice; store alerts."""
+    """Compare a reference (a window or a release) with the current window: numeric, categorical, text,
+    label, prediction and embedding drift, per slice; store the alerts."""
     import time
 
     from labelloop.quality.service import drift
 
     now = time.time()
     result = drift(
-        open_dir(project_dir), reference=_window(reference, now), current=_window(current, now),
-        time_field=time_field, enqueue=enqueue, priority=priority, actor=actor(),
+        open_dir(project_dir), reference=_reference(reference, now), current=_window(current, now),
+        time_field=time_field, model=model, model_version=model_version, enqueue=enqueue, priority=priority,
+        actor=actor(),
     )  # fmt: skip
 
     def human(d: dict[str, Any]) -> None:
+        ref = d["reference_description"]
+        against = "reference"
+        if ref["kind"] == "release":
+            against = f"release {ref['release']}" + (f" ({ref['split']})" if ref["split"] else "")
+        model_note = ""
+        if d.get("model"):
+            model_note = f"; model {d['model']['model']} {d['model']['version']}"
         out.print(
-            f"{d['reference_rows']:,} reference rows vs {d['current_rows']:,} current rows: "
+            f"{d['reference_rows']:,} {against} rows vs {d['current_rows']:,} current rows{model_note}: "
             f"{len(d['alerts'])} alert(s), {d['enqueued']:,} records queued"
         )
         table = Table("feature", "slice", "kind", "severity", "metrics")
@@ -254,5 +278,7 @@ def drift_cmd(
             metrics = ", ".join(f"{k}={v:.3g}" for k, v in f["metrics"].items() if isinstance(v, int | float))
             table.add_row(f["name"], f.get("slice") or "", f["kind"], f["severity"], metrics)
         out.print(table)
+        for skipped in d.get("skipped_features", []):
+            out.print(f"skipped {skipped['feature']}: {skipped['reason']}")
 
     emit(result, as_json, human)

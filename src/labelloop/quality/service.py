@@ -29,12 +29,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import orjson
 import pyarrow as pa
+from numpy.typing import NDArray
 
+from labelloop.config import DriftSpec
 from labelloop.domain.audit import digest_of
 from labelloop.domain.probabilities import ROW_SUM_TOLERANCE
 from labelloop.domain.schemas import LabelSchema, Question
@@ -53,7 +55,14 @@ from labelloop.quality.agreement import (
     pairwise_agreement,
     pairwise_span_agreement,
 )
-from labelloop.quality.drift import DriftAlert, DriftThresholds, FeatureDrift, FeatureThresholds, drift_report
+from labelloop.quality.drift import (
+    DriftAlert,
+    DriftReport,
+    DriftThresholds,
+    FeatureDrift,
+    FeatureThresholds,
+    drift_report,
+)
 from labelloop.quality.label_errors import FilterBy, find_label_issues, label_quality_scores
 from labelloop.quality.votes import (
     AGGREGATED_TYPES,
@@ -64,13 +73,18 @@ from labelloop.quality.votes import (
     live_votes,
     main_question,
 )
+from labelloop.store import learning as lrepo
 from labelloop.store import quality as qrepo
+from labelloop.store import releases as rrepo
 from labelloop.store import repo
 
 __all__ = [
     "aggregate",
+    "drift",
+    "drift_history",
     "final_labels",
     "latest_confusion",
+    "parse_release_reference",
 ]
 
 
@@ -885,16 +899,29 @@ def label_error_report(project: Project) -> dict[str, Any]:
 
 LABEL_COLUMN = "label"
 SLICE_COLUMN = "slice"
+#: ``release:NAME`` or ``release:NAME:SPLIT``: a release's records as the reference sample.
+RELEASE_PREFIX = "release:"
+#: Embedding drift reads at most this many vectors per window (a seeded sample): the mean direction is
+#: well estimated from it, the kernel test subsamples 500 of them anyway, and a window of millions of
+#: 768-wide vectors would otherwise be gigabytes.
+EMBEDDING_MAX_ROWS = 10_000
+#: MMD² at or above this (with the permutation test rejecting) alerts, unless the project sets its own.
+EMBEDDING_MMD2_ALERT = FeatureThresholds.mmd2_alert
+
+FloatMatrix = NDArray[np.float64]
 
 
-def _window_table(
-    project: Project,
-    rows: Sequence[Mapping[str, Any]],
-    labels: Mapping[int, str],
-    sources: Mapping[int, str],
-) -> pa.Table:
-    """The window's records as columns: configured numeric/categorical payload fields, the text, the final
-    label (main question) and the slice. Values of the wrong kind count as missing, never as an error."""
+def _label_text(value: Mapping[str, Any] | None) -> str | None:
+    """A final-label value (``{"label": "sport"}``) as the text label drift compares."""
+    if not value:
+        return None
+    answer = next(iter(value.values()))
+    return answer if isinstance(answer, str) else orjson.dumps(answer).decode()
+
+
+def _window_table(project: Project, rows: Sequence[Mapping[str, Any]], sources: Mapping[int, str]) -> pa.Table:
+    """The window's records as columns: configured numeric/categorical payload fields, the text and the
+    slice. Values of the wrong kind count as missing, never as an error."""
     spec = project.config.quality.drift
     text_field = project.config.record.text_field if spec.text else None
     payloads = [project.payload(r["payload"], r["blob_ref"]) for r in rows]
@@ -911,90 +938,406 @@ def _window_table(
         columns[text_field] = pa.array(
             [v if isinstance(v := p.get(text_field), str) else None for p in payloads], pa.string()
         )
-    if spec.labels:
-        columns[LABEL_COLUMN] = pa.array([labels.get(int(r["id"])) for r in rows], pa.string())
     if spec.slice_by == "source":
         columns[SLICE_COLUMN] = pa.array([sources.get(int(r["source_id"]), "?") for r in rows], pa.string())
     elif spec.slice_by:
         field = spec.slice_by
-        columns[SLICE_COLUMN] = pa.array([None if p.get(field) is None else str(p.get(field)) for p in payloads])
-    return pa.table(columns) if columns else pa.table({"_": pa.array([], pa.int8())})
+        columns[SLICE_COLUMN] = pa.array(
+            [None if p.get(field) is None else str(p.get(field)) for p in payloads], pa.string()
+        )
+    return pa.table(columns) if columns else pa.table({"_": pa.nulls(len(rows), pa.int8())})
+
+
+def parse_release_reference(text: str) -> tuple[str, str | None]:
+    """``release:NAME`` -> (NAME, None); ``release:NAME:SPLIT`` -> (NAME, SPLIT).
+
+    Raises :class:`InvalidInputError` for any other text.
+
+    Example::
+
+        >>> parse_release_reference("release:v3:train")
+        ('v3', 'train')
+    """
+    if not text.startswith(RELEASE_PREFIX):
+        raise InvalidInputError(f"a drift reference is a time window or release:NAME[:SPLIT], not '{text}'")
+    name, sep, split = text[len(RELEASE_PREFIX) :].partition(":")
+    if not name or ":" in split or (sep and not split):
+        raise InvalidInputError(f"a release reference is release:NAME or release:NAME:SPLIT, not '{text}'")
+    return name, split or None
+
+
+def _release_reference(
+    conn: Any, project: Project, name: str, split: str | None
+) -> tuple[list[dict[str, Any]], dict[int, str], dict[str, Any], str | None]:
+    """The live records of release ``name`` (one split of it when given), their labels in the release
+    (its main question), the description kept with the report, and that question's name."""
+    release = rrepo.get_release(conn, project.id, name)
+    if release is None:
+        raise NotFoundError(f"release '{name}' not found in project {project.name}")
+    counts = qrepo.release_split_counts(conn, int(release["id"]))
+    if split is not None and split not in counts:
+        raise InvalidInputError(
+            f"release '{name}' has no records in split '{split}' (its splits: {', '.join(sorted(counts)) or 'none'})"
+        )
+    question = orjson.loads(release["params"]).get("question")
+    rows = qrepo.release_records(conn, int(release["id"]), split=split)
+    labels: dict[int, str] = {}
+    for row in rows:
+        text = _label_text(orjson.loads(row.pop("labels")).get(question)) if question else None
+        if text is not None:
+            labels[int(row["id"])] = text
+    described = {
+        "kind": "release",
+        "release": name,
+        "split": split,
+        "release_id": int(release["id"]),
+        "manifest_sha256": release["manifest_sha256"],
+        "created_at": release["created_at"],
+        "release_records": counts.get(split, 0) if split is not None else sum(counts.values()),
+        "question": question,
+    }
+    return rows, labels, described, question
+
+
+def _thresholds(spec: DriftSpec) -> tuple[FeatureThresholds, FeatureThresholds, FeatureThresholds]:
+    """Thresholds of the record features, of a model's predictions and of its embeddings.
+
+    Predictions alert on their predicted-class distribution (``prediction_js_alert``, default
+    ``js_alert``) and on their confidence (``prediction_psi_alert`` / ``prediction_ks_alert``, default
+    ``psi_alert`` / ``ks_alert``); embeddings on MMD² (``embedding_mmd2_alert``, default
+    :data:`EMBEDDING_MMD2_ALERT`) and, when set, on the cosine distance of the means
+    (``embedding_cosine_alert``). Every rule also needs its test to reject at p < 0.01.
+    """
+
+    def rules(psi: float, ks: float, js: float) -> FeatureThresholds:
+        return FeatureThresholds(
+            psi_alert=psi,
+            psi_warn=min(psi, FeatureThresholds.psi_warn),
+            ks_alert=ks,
+            ks_warn=min(ks, FeatureThresholds.ks_warn),
+            js_alert=js,
+            js_warn=min(js, FeatureThresholds.js_warn),
+        )
+
+    default = rules(spec.psi_alert, spec.ks_alert, spec.js_alert)
+    prediction = rules(
+        spec.prediction_psi_alert or spec.psi_alert,
+        spec.prediction_ks_alert or spec.ks_alert,
+        spec.prediction_js_alert or spec.js_alert,
+    )
+    mmd2 = spec.embedding_mmd2_alert or EMBEDDING_MMD2_ALERT
+    cosine = spec.embedding_cosine_alert
+    embedding = FeatureThresholds(
+        mmd2_alert=mmd2,
+        mmd2_warn=min(mmd2, FeatureThresholds.mmd2_warn),
+        cosine_alert=cosine,
+        cosine_warn=None if cosine is None else cosine / 2,
+    )
+    return default, prediction, embedding
+
+
+def _resolve_model(conn: Any, project: Project, model: str | None, version: str | None) -> tuple[str, str] | None:
+    """(model, version) whose predictions a drift report compares: the given ones, else the model with the
+    newest predictions and its newest version; None when the project has no predictions at all."""
+    name = model or lrepo.newest_model(conn, project.id)
+    if name is None:
+        if version is not None:
+            raise NotFoundError(f"project {project.name} has no predictions (model version '{version}' asked)")
+        return None
+    versions = lrepo.model_versions(conn, project.id, name)
+    if not versions:
+        raise NotFoundError(f"model '{name}' has no predictions in project {project.name}")
+    if version is None:
+        return name, versions[0]
+    if version not in versions:
+        shown = ", ".join(versions[:10]) + (", ..." if len(versions) > 10 else "")
+        raise NotFoundError(f"model '{name}' has no version '{version}' (versions, newest first: {shown})")
+    return name, version
+
+
+def _vectors(blobs: Sequence[bytes | None]) -> FloatMatrix:
+    """float32 embedding bytes as an (n, d) float64 matrix; d is the most common width, other rows are NaN."""
+    decoded = [None if b is None else np.frombuffer(b, dtype=np.float32) for b in blobs]
+    widths = Counter(v.size for v in decoded if v is not None)
+    width = widths.most_common(1)[0][0] if widths else 1
+    out = np.full((len(decoded), width), np.nan)
+    for i, vector in enumerate(decoded):
+        if vector is not None and vector.size == width:
+            out[i] = vector
+    return out
+
+
+def _sample(positions: list[int], size: int, rng: np.random.Generator) -> list[int]:
+    if len(positions) <= size:
+        return positions
+    return sorted(int(positions[i]) for i in rng.choice(len(positions), size=size, replace=False))
+
+
+def _subset_report(
+    project: Project,
+    name: str,
+    kind: Literal["label", "prediction", "embedding"],
+    ref: tuple[pa.Table, Sequence[int], Any],
+    cur: tuple[pa.Table, Sequence[int], Any],
+    thresholds: FeatureThresholds,
+    seed: int,
+) -> DriftReport:
+    """Drift of one feature that only some records of each window have (a final label, a prediction, an
+    embedding), per slice too. Each side is (window table, positions of those records in it, the feature's
+    values for them)."""
+    spec = project.config.quality.drift
+    sliced = SLICE_COLUMN if spec.slice_by else None
+    frames: list[dict[str, Any]] = []
+    for table, at, values in (ref, cur):
+        frame: dict[str, Any] = {name: values}
+        if sliced:
+            frame[SLICE_COLUMN] = table.column(SLICE_COLUMN).take(pa.array(at, pa.int64()))
+        frames.append(frame)
+    return drift_report(
+        frames[0], frames[1], columns=[], thresholds=DriftThresholds(default=thresholds), slice_by=sliced,
+        min_slice_rows=spec.min_slice_rows, seed=seed, label=name if kind == "label" else None,
+        prediction=name if kind == "prediction" else None, embeddings=[name] if kind == "embedding" else None,
+    )  # fmt: skip
+
+
+def _too_few(name: str, kind: str, what: str, n_ref: int, n_cur: int, min_rows: int) -> dict[str, Any]:
+    """A feature left out of a report for want of records, and why."""
+    return {
+        "feature": name,
+        "kind": kind,
+        "reason": f"{n_ref} reference and {n_cur} current records {what}; drift needs at least {min_rows} in "
+        "each (quality.drift.min_rows)",
+    }
+
+
+class _ModelDrift:
+    """The drift reports of one model version's predictions and embeddings, and what was skipped."""
+
+    def __init__(self, model: str, version: str) -> None:
+        self.reports: list[DriftReport] = []
+        self.classes: list[str] = []
+        self.skipped: list[dict[str, Any]] = []
+        self.info: dict[str, Any] = {"model": model, "version": version}
+
+
+def _model_drift(
+    project: Project,
+    model: str,
+    version: str,
+    ref: tuple[Sequence[Mapping[str, Any]], pa.Table],
+    cur: tuple[Sequence[Mapping[str, Any]], pa.Table],
+    thresholds: tuple[FeatureThresholds, FeatureThresholds],
+    seed: int,
+) -> _ModelDrift:
+    """Prediction drift (predicted class, confidence) over the records of each window the model version
+    scored, and embedding drift (mean cosine distance, MMD² with a permutation test) over a seeded sample
+    of at most :data:`EMBEDDING_MAX_ROWS` of those with a stored embedding; per slice too."""
+    min_rows = project.config.quality.drift.min_rows
+    out = _ModelDrift(model, version)
+    pred_name, emb_name = f"prediction:{model}", f"embedding:{model}"
+    ref_ids = [int(r["id"]) for r in ref[0]]
+    cur_ids = [int(r["id"]) for r in cur[0]]
+    with project.store.read() as conn:
+        ref_probs = qrepo.prediction_probs(conn, project.id, model, version, ref_ids)
+        cur_probs = qrepo.prediction_probs(conn, project.id, model, version, cur_ids)
+    ref_at = [i for i, rid in enumerate(ref_ids) if rid in ref_probs]
+    cur_at = [i for i, rid in enumerate(cur_ids) if rid in cur_probs]
+    ref_emb = [i for i in ref_at if ref_probs[ref_ids[i]][1]]
+    cur_emb = [i for i in cur_at if cur_probs[cur_ids[i]][1]]
+    out.info.update(
+        reference_scored=len(ref_at), current_scored=len(cur_at),
+        reference_embedded=len(ref_emb), current_embedded=len(cur_emb),
+    )  # fmt: skip
+    if min(len(ref_at), len(cur_at)) < min_rows:
+        what = f"have a prediction of model {model} version {version}"
+        out.skipped.append(_too_few(pred_name, "prediction", what, len(ref_at), len(cur_at), min_rows))
+    else:
+        ref_parsed = [orjson.loads(ref_probs[ref_ids[i]][0]) for i in ref_at]
+        cur_parsed = [orjson.loads(cur_probs[cur_ids[i]][0]) for i in cur_at]
+        out.classes = sorted({str(k) for p in (*ref_parsed, *cur_parsed) for k in p})
+        while len(out.classes) < 2:  # a one-class model: a never-predicted column keeps the matrix (n, k >= 2)
+            out.classes.append(f"(none{len(out.classes)})")
+        column = {c: j for j, c in enumerate(out.classes)}
+
+        def matrix(parsed: Sequence[Mapping[str, Any]]) -> FloatMatrix:
+            m = np.zeros((len(parsed), len(out.classes)))
+            for i, probs in enumerate(parsed):
+                for label, p in probs.items():
+                    m[i, column[str(label)]] = float(p)
+            return m
+
+        out.reports.append(
+            _subset_report(project, pred_name, "prediction", (ref[1], ref_at, matrix(ref_parsed)),
+                           (cur[1], cur_at, matrix(cur_parsed)), thresholds[0], seed)
+        )  # fmt: skip
+    if not ref_emb and not cur_emb:
+        return out  # the model stores no embeddings
+    if min(len(ref_emb), len(cur_emb)) < max(min_rows, 2):
+        what = f"have an embedding of model {model} version {version}"
+        out.skipped.append(_too_few(emb_name, "embedding", what, len(ref_emb), len(cur_emb), max(min_rows, 2)))
+        return out
+    rng = np.random.default_rng(seed)
+    ref_emb, cur_emb = _sample(ref_emb, EMBEDDING_MAX_ROWS, rng), _sample(cur_emb, EMBEDDING_MAX_ROWS, rng)
+    with project.store.read() as conn:
+        ref_vec = qrepo.prediction_embeddings(conn, project.id, model, version, [ref_ids[i] for i in ref_emb])
+        cur_vec = qrepo.prediction_embeddings(conn, project.id, model, version, [cur_ids[i] for i in cur_emb])
+    vectors = _vectors([*(ref_vec.get(ref_ids[i]) for i in ref_emb), *(cur_vec.get(cur_ids[i]) for i in cur_emb)])
+    out.info.update(reference_embeddings_used=len(ref_emb), current_embeddings_used=len(cur_emb))
+    out.reports.append(
+        _subset_report(project, emb_name, "embedding", (ref[1], ref_emb, vectors[: len(ref_emb)]),
+                       (cur[1], cur_emb, vectors[len(ref_emb) :]), thresholds[1], seed)
+    )  # fmt: skip
+    return out
+
+
+def _label_drift(
+    project: Project,
+    ref: tuple[Sequence[Mapping[str, Any]], pa.Table, Mapping[int, str]],
+    cur: tuple[Sequence[Mapping[str, Any]], pa.Table, Mapping[int, str]],
+    thresholds: FeatureThresholds,
+    seed: int,
+) -> DriftReport | dict[str, Any]:
+    """Drift of the final labels among the records of each window that have one (an unlabeled record is
+    not a new class: a release against this week's mostly unlabeled records would always alert); the
+    reason it was skipped when a window has fewer than ``min_rows`` labeled records."""
+    min_rows = project.config.quality.drift.min_rows
+    sides: list[tuple[pa.Table, list[int], pa.Array]] = []
+    for rows, table, labels in (ref, cur):
+        found = [labels.get(int(r["id"])) for r in rows]
+        at = [i for i, label in enumerate(found) if label is not None]
+        sides.append((table, at, pa.array([found[i] for i in at], pa.string())))
+    n_ref, n_cur = len(sides[0][1]), len(sides[1][1])
+    if min(n_ref, n_cur) < min_rows:
+        return _too_few(LABEL_COLUMN, "label", "have a final label", n_ref, n_cur, min_rows)
+    return _subset_report(project, LABEL_COLUMN, "label", sides[0], sides[1], thresholds, seed)
 
 
 def drift(
     project: Project,
     *,
-    reference: tuple[float, float],
+    reference: tuple[float, float] | str,
     current: tuple[float, float],
     time_field: str = "ingested",
+    model: str | None = None,
+    model_version: str | None = None,
     enqueue: int = 0,
     priority: int = 10,
     seed: int = 0,
     actor: str = "cli",
 ) -> dict[str, Any]:
-    """Compare the records of two time windows (``[start, end)`` epoch seconds, by ingestion or event
-    time) feature by feature and per slice (``quality.drift`` in labelloop.yaml), store the report and its
-    alerts, and with ``enqueue`` > 0 queue up to that many records of the drifted slices of the current
-    window for labeling at ``priority`` (drift-triggered relabeling).
+    """Compare a reference sample of records with the current window feature by feature and per slice
+    (``quality.drift`` in labelloop.yaml), store the report and its alerts, and with ``enqueue`` > 0 queue
+    up to that many records of the drifted slices of the current window for labeling at ``priority``
+    (drift-triggered relabeling).
 
-    Keys: ``run_id``, ``reference`` and ``current`` (windows), ``reference_rows``, ``current_rows``,
-    ``features`` (each: name, kind, slice, severity, metrics), ``alerts``, ``enqueued``.
+    ``current`` is a ``[start, end)`` window in epoch seconds, by ingestion or event time (``time_field``).
+    ``reference`` is such a window too, or ``"release:NAME"`` / ``"release:NAME:SPLIT"``: the records of
+    that release (of one split) still live, with the release's own labels as the reference labels.
+    Unknown release: :class:`NotFoundError`; a split the release has no records in:
+    :class:`InvalidInputError`.
+
+    Features: the configured numeric and categorical payload fields, the text field, the final label
+    (among the records of each window that have one: unlabeled is not a class; with fewer than
+    ``min_rows`` of them it is listed in ``skipped_features``); and when the project holds predictions,
+    those of ``model`` (default: the model with the newest predictions) at ``model_version`` (default:
+    its newest): the predicted class and confidence (feature ``prediction:MODEL``) over the records of
+    each window it scored, and, when it stored embeddings, embedding drift (``embedding:MODEL``) over a
+    bounded sample. A model feature without ``min_rows`` scored records in each window is listed in
+    ``skipped_features`` instead.
+
+    Keys: ``run_id``, ``reference`` (the window, or the release text), ``reference_description`` (kind
+    ``window`` or ``release`` with its name, split, id, manifest hash), ``current``, ``time``,
+    ``reference_rows``, ``current_rows``, ``model`` (name, version, scored counts; None without
+    predictions), ``features`` (each: name, kind, slice, severity, metrics), ``alerts``, ``warnings``,
+    ``skipped_slices``, ``skipped_features``, ``enqueued``.
     """
     if time_field not in ("ingested", "event"):
         raise InvalidInputError("time must be 'ingested' or 'event'")
-    for name, (start, end) in (("reference", reference), ("current", current)):
+    release = parse_release_reference(reference) if isinstance(reference, str) else None
+    windows = [("current", current)] if isinstance(reference, str) else [("reference", reference), ("current", current)]
+    for name, (start, end) in windows:
         if not start < end:
             raise InvalidInputError(f"the {name} window must start before it ends")
     started = _now()
     spec = project.config.quality.drift
+    release_labels: dict[int, str] = {}
+    question: str | None = None
     with project.store.read() as conn:
-        ref_rows = qrepo.window_records(conn, project.id, *reference, time_field=time_field)
         cur_rows = qrepo.window_records(conn, project.id, *current, time_field=time_field)
         sources = repo.source_names(conn, project.id)
-        labels = _record_labels(conn, project) if spec.labels else {}
+        if release is not None:
+            ref_rows, release_labels, described, question = _release_reference(conn, project, *release)
+        else:
+            window = cast(tuple[float, float], reference)
+            ref_rows = qrepo.window_records(conn, project.id, *window, time_field=time_field)
+            described = {"kind": "window", "start": window[0], "end": window[1], "time": time_field}
+        cur_labels = _record_labels(conn, project, question) if spec.labels else {}
+        chosen = _resolve_model(conn, project, model, model_version)
+    ref_labels = cur_labels if release is None else release_labels
     for name, found in (("reference", ref_rows), ("current", cur_rows)):
         if len(found) < spec.min_rows:
+            what = f"the reference ({reference})" if name == "reference" and release else f"the {name} window"
             raise InvalidInputError(
-                f"the {name} window holds {len(found)} records; drift needs at least {spec.min_rows} "
-                "(quality.drift.min_rows)"
+                f"{what} holds {len(found)} records; drift needs at least {spec.min_rows} (quality.drift.min_rows)"
             )
-    ref_table = _window_table(project, ref_rows, labels, sources)
-    cur_table = _window_table(project, cur_rows, labels, sources)
+    ref_table = _window_table(project, ref_rows, sources)
+    cur_table = _window_table(project, cur_rows, sources)
     text_field = project.config.record.text_field if spec.text else None
-    default = FeatureThresholds(
-        psi_alert=spec.psi_alert,
-        psi_warn=min(spec.psi_alert, FeatureThresholds.psi_warn),
-        ks_alert=spec.ks_alert,
-        ks_warn=min(spec.ks_alert, FeatureThresholds.ks_warn),
-        js_alert=spec.js_alert,
-        js_warn=min(spec.js_alert, FeatureThresholds.js_warn),
-    )
-    report = drift_report(
-        ref_table,
-        cur_table,
-        columns=list(spec.numeric),
-        categorical=list(spec.categorical),
-        text=[text_field] if text_field else [],
-        label=LABEL_COLUMN if spec.labels else None,
-        thresholds=DriftThresholds(default=default),
-        slice_by=SLICE_COLUMN if spec.slice_by else None,
-        min_slice_rows=spec.min_slice_rows,
-        seed=seed,
-    )
-    features = [_feature_view(f) for f in (*report.features, *report.slices)]
-    flagged = [_alert_view(a) for a in report.alerts]
+    default, for_predictions, for_embeddings = _thresholds(spec)
+    record_features = [*spec.numeric, *spec.categorical, *([text_field] if text_field else [])]
+    reports: list[DriftReport] = []
+    skipped_features: list[dict[str, Any]] = []
+    skipped_slices: list[Any] = []
+    if record_features:
+        report = drift_report(
+            ref_table,
+            cur_table,
+            columns=list(spec.numeric),
+            categorical=list(spec.categorical),
+            text=[text_field] if text_field else [],
+            thresholds=DriftThresholds(default=default),
+            slice_by=SLICE_COLUMN if spec.slice_by else None,
+            min_slice_rows=spec.min_slice_rows,
+            seed=seed,
+        )
+        reports.append(report)
+        skipped_slices = [s.value for s in report.skipped_slices]
+    if spec.labels:
+        labeled = _label_drift(
+            project, (ref_rows, ref_table, ref_labels), (cur_rows, cur_table, cur_labels), default, seed
+        )
+        if isinstance(labeled, DriftReport):
+            reports.append(labeled)
+        else:
+            skipped_features.append(labeled)
+    modeled: _ModelDrift | None = None
+    if chosen is not None:
+        modeled = _model_drift(
+            project, *chosen, (ref_rows, ref_table), (cur_rows, cur_table), (for_predictions, for_embeddings), seed
+        )
+        reports += modeled.reports
+        skipped_features += modeled.skipped
+    classes = modeled.classes if modeled is not None else []
+    features = [_feature_view(f, classes) for r in reports for f in r.features]
+    features += [_feature_view(f, classes) for r in reports for f in r.slices]
+    flagged = [_alert_view(a) for r in reports for a in r.alerts if a.slice is None]
+    flagged += [_alert_view(a) for r in reports for a in r.alerts if a.slice is not None]
     alerts = [a for a in flagged if a["severity"] == "alert"]
     warnings = [a for a in flagged if a["severity"] != "alert"]
     now = _now()
     enqueued = 0
+    model_info = None if modeled is None else modeled.info
     summary = {
         "reference_rows": len(ref_rows),
         "current_rows": len(cur_rows),
+        "model": model_info,
         "alerts": alerts,
         "warnings": warnings,
         "features": features,
-        "skipped_slices": [s.value for s in report.skipped_slices],
+        "skipped_slices": skipped_slices,
+        "skipped_features": skipped_features,
     }
+    reference_param: list[float] | str = reference if isinstance(reference, str) else list(reference)
     with project.store.write() as conn:
         run_id = qrepo.add_quality_run(
             conn,
@@ -1002,7 +1345,14 @@ def drift(
             kind="drift",
             started_at=started,
             actor=actor,
-            params={"reference": reference, "current": current, "time": time_field, "enqueue": enqueue},
+            params={
+                "reference": reference_param,
+                "reference_description": described,
+                "current": current,
+                "time": time_field,
+                "model": None if chosen is None else {"model": chosen[0], "version": chosen[1]},
+                "enqueue": enqueue,
+            },
             summary=summary,
         )
         qrepo.add_drift_alerts(
@@ -1021,7 +1371,10 @@ def drift(
                 for a in flagged
             ],
         )
-        repo.audit(conn, project.id, actor, "drift.report", str(run_id), alerts=len(alerts), warnings=len(warnings))
+        repo.audit(
+            conn, project.id, actor, "drift.report", str(run_id), alerts=len(alerts), warnings=len(warnings),
+            reference=reference_param if isinstance(reference_param, str) else "window",
+        )  # fmt: skip
     if enqueue and alerts:
         enqueued = _enqueue_drifted(project, cur_rows, alerts, sources, enqueue, priority, seed, run_id, actor)
         if enqueued:
@@ -1029,7 +1382,8 @@ def drift(
                 qrepo.mark_alerts_enqueued(conn, run_id, enqueued)
     return {
         "run_id": run_id,
-        "reference": list(reference),
+        "reference": reference_param,
+        "reference_description": described,
         "current": list(current),
         "time": time_field,
         **summary,
@@ -1041,9 +1395,22 @@ def _slice_text(found: tuple[str, Any] | None) -> str | None:
     return None if found is None else str(found[1])
 
 
-def _feature_view(feature: FeatureDrift) -> dict[str, Any]:
+def _feature_view(feature: FeatureDrift, classes: Sequence[str] = ()) -> dict[str, Any]:
+    """A feature as reported; a prediction feature's classes by name instead of column index."""
     view = feature.to_dict()
     view["slice"] = _slice_text(feature.slice)
+    if feature.kind == "prediction" and classes:
+
+        def name(index: Any) -> Any:
+            return classes[index] if isinstance(index, int) and 0 <= index < len(classes) else index
+
+        metrics = view["metrics"]
+        for key in ("class_new_categories", "class_vanished_categories"):
+            if isinstance(metrics.get(key), list):
+                metrics[key] = [name(i) for i in metrics[key]]
+        for change in metrics.get("class_top_changes") or []:
+            change["category"] = name(change.get("category"))
+        metrics["classes"] = list(classes)
     return view
 
 
@@ -1057,17 +1424,17 @@ def _alert_view(alert: DriftAlert) -> dict[str, Any]:
     }
 
 
-def _record_labels(conn: Any, project: Project) -> dict[int, str]:
-    """Record id -> its final label on the main question (as text), for label drift."""
-    found = current_version(conn, project)
-    if found is None:
-        return {}
-    question = main_question(found.schema)
+def _record_labels(conn: Any, project: Project, question: str | None = None) -> dict[int, str]:
+    """Record id -> its final label on ``question`` (default: the main question) as text, for label drift."""
+    if question is None:
+        found = current_version(conn, project)
+        if found is None:
+            return {}
+        question = main_question(found.schema).name
     out: dict[int, str] = {}
     for row in qrepo.final_label_rows(conn, project.id):
-        if row["question"] == question.name:
-            answer = next(iter(orjson.loads(row["value"]).values()))
-            out[int(row["record_id"])] = answer if isinstance(answer, str) else orjson.dumps(answer).decode()
+        if row["question"] == question and (text := _label_text(orjson.loads(row["value"]))) is not None:
+            out[int(row["record_id"])] = text
     return out
 
 
@@ -1116,7 +1483,8 @@ def _enqueue_drifted(
 
 
 def drift_history(project: Project, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The recorded drift reports, newest first: windows, row counts and alerts."""
+    """The recorded drift reports, newest first: reference (a window, or ``release:NAME[:SPLIT]``, with its
+    description), current window, model compared, row counts, alerts and warnings."""
     with project.store.read() as conn:
         runs = qrepo.quality_runs_of(conn, project.id, "drift", limit=limit)
     out: list[dict[str, Any]] = []
@@ -1128,7 +1496,9 @@ def drift_history(project: Project, *, limit: int = 20) -> list[dict[str, Any]]:
                 "run_id": int(run["id"]),
                 "at": run["finished_at"],
                 "reference": params["reference"],
+                "reference_description": params.get("reference_description"),
                 "current": params["current"],
+                "model": params.get("model"),
                 "reference_rows": summary.get("reference_rows"),
                 "current_rows": summary.get("current_rows"),
                 "alerts": summary.get("alerts", []),

@@ -10,14 +10,17 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from labelloop.store.releases import LIVE_STATUSES
 from labelloop.store.repo import add_counters, driver_cursor, sharded
 from labelloop.store.tables import (
     annotation_table,
     drift_alerts,
     final_labels,
     label_error_flags,
+    predictions,
     quality_runs,
     records,
+    release_rows,
     tasks,
 )
 
@@ -34,7 +37,11 @@ __all__ = [
     "get_flag",
     "next_flag",
     "open_flag_tasks",
+    "prediction_embeddings",
+    "prediction_probs",
     "quality_runs_of",
+    "release_records",
+    "release_split_counts",
     "replace_final_labels",
     "send_task_back",
 ]
@@ -329,3 +336,69 @@ def decided_flags(conn: Connection, project_id: int) -> set[tuple[int, str, str]
         label_error_flags.c.project_id == project_id, label_error_flags.c.status != "open"
     )
     return {(int(t), str(q), str(g)) for t, q, g in conn.execute(stmt)}
+
+
+def release_split_counts(conn: Connection, release_id: int) -> dict[str, int]:
+    """Rows of a release per split (only the splits it has rows in)."""
+    stmt = (
+        select(release_rows.c.split, func.count())
+        .where(release_rows.c.release_id == release_id)
+        .group_by(release_rows.c.split)
+    )
+    return {str(split): int(n) for split, n in conn.execute(stmt)}
+
+
+def release_records(conn: Connection, release_id: int, *, split: str | None = None) -> list[dict[str, Any]]:
+    """The records of a release (optionally of one split) that are still live, by record id: id, source,
+    payload, blob, and ``labels``, the release's own snapshot of the record's final labels (JSON text).
+
+    A record erased, withdrawn or quarantined since the release was cut is left out: it is no longer
+    data anyone may compare against.
+    """
+    stmt = (
+        select(records.c.id, records.c.source_id, records.c.payload, records.c.blob_ref, release_rows.c.labels)
+        .select_from(release_rows.join(records, records.c.id == release_rows.c.record_id))
+        .where(release_rows.c.release_id == release_id, records.c.status.in_(LIVE_STATUSES))
+        .order_by(records.c.id)
+    )
+    if split is not None:
+        stmt = stmt.where(release_rows.c.split == split)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def prediction_probs(
+    conn: Connection, project_id: int, model: str, version: str, record_ids: Sequence[int]
+) -> dict[int, tuple[str, bool]]:
+    """Record id -> (probabilities JSON text, whether an embedding is stored) of one model version, for
+    those of ``record_ids`` it scored. The embeddings themselves stay in the database (see
+    :func:`prediction_embeddings`): a window may hold millions of them."""
+    has_embedding = predictions.c.embedding.is_not(None).label("has_embedding")
+    out: dict[int, tuple[str, bool]] = {}
+    for start in range(0, len(record_ids), _CHUNK):
+        stmt = select(predictions.c.record_id, predictions.c.probs, has_embedding).where(
+            predictions.c.project_id == project_id,
+            predictions.c.model == model,
+            predictions.c.model_version == version,
+            predictions.c.record_id.in_(record_ids[start : start + _CHUNK]),
+        )
+        for rid, probs, embedded in conn.execute(stmt):
+            out[int(rid)] = (str(probs), bool(embedded))
+    return out
+
+
+def prediction_embeddings(
+    conn: Connection, project_id: int, model: str, version: str, record_ids: Sequence[int]
+) -> dict[int, bytes]:
+    """Record id -> stored embedding (float32 bytes) of one model version, for those of ``record_ids`` that have one."""
+    out: dict[int, bytes] = {}
+    for start in range(0, len(record_ids), _CHUNK):
+        stmt = select(predictions.c.record_id, predictions.c.embedding).where(
+            predictions.c.project_id == project_id,
+            predictions.c.model == model,
+            predictions.c.model_version == version,
+            predictions.c.record_id.in_(record_ids[start : start + _CHUNK]),
+            predictions.c.embedding.is_not(None),
+        )
+        for rid, embedding in conn.execute(stmt):
+            out[int(rid)] = bytes(embedding)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.governance.service import allowed, require
@@ -59,15 +59,44 @@ class LabelErrorDecision(BaseModel):
 
 
 class DriftIn(BaseModel):
-    """Two windows of records (epoch seconds), what time they are windowed by, and what to queue."""
+    """The reference (a window in epoch seconds, or a release) and the current window, what time windows
+    are cut by, which model's predictions to compare, and what to queue."""
 
-    reference_start: float
-    reference_end: float
+    reference: str | None = Field(
+        default=None,
+        pattern=r"^release:[^:]+(:[^:]+)?$",
+        max_length=300,
+        description="release:NAME or release:NAME:SPLIT, in place of reference_start / reference_end",
+        examples=["release:v3", "release:v3:train"],
+    )
+    reference_start: float | None = None
+    reference_end: float | None = None
     current_start: float
     current_end: float
     time: Literal["ingested", "event"] = "ingested"
+    model: str | None = Field(
+        default=None, min_length=1, max_length=128, description="whose predictions (default: the newest model's)"
+    )
+    model_version: str | None = Field(
+        default=None, min_length=1, max_length=64, description="which version of it (default: its newest)"
+    )
     enqueue: int = Field(default=0, ge=0, le=1_000_000, description="queue up to N records of drifted slices")
     priority: int = Field(default=10, ge=-1_000_000, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> DriftIn:
+        window = (self.reference_start, self.reference_end)
+        if self.reference is not None and window != (None, None):
+            raise ValueError("give either reference (a release) or reference_start and reference_end, not both")
+        if self.reference is None and None in window:
+            raise ValueError("give reference_start and reference_end, or reference: release:NAME[:SPLIT]")
+        return self
+
+    def reference_of(self) -> tuple[float, float] | str:
+        """The reference as the service takes it."""
+        if self.reference is not None:
+            return self.reference
+        return (float(self.reference_start or 0.0), float(self.reference_end or 0.0))
 
 
 @router.post("/projects/{project}/aggregate", summary="Recompute the final labels of complete tasks")
@@ -175,15 +204,20 @@ def label_error_decide(
     return decide_label_error(target, principal, flag_id, body.decision, body.value, body.reason)
 
 
-@router.post("/projects/{project}/drift", summary="Compare two windows of records and store the alerts")
+@router.post(
+    "/projects/{project}/drift", summary="Compare a reference (window or release) with now and store the alerts"
+)
 def drift_route(project: str, body: DriftIn, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
-    """Numeric (PSI, KS), categorical (chi-squared, Jensen-Shannon), text and label drift, per slice."""
+    """Numeric (PSI, KS), categorical (chi-squared, Jensen-Shannon), text, label, prediction (class and
+    confidence) and embedding (MMD², mean cosine) drift, per slice. An unknown release answers 404."""
     require(principal, "quality.manage", project)
     return drift(
         registry.get(project),
-        reference=(body.reference_start, body.reference_end),
+        reference=body.reference_of(),
         current=(body.current_start, body.current_end),
         time_field=body.time,
+        model=body.model,
+        model_version=body.model_version,
         enqueue=body.enqueue,
         priority=body.priority,
         actor=f"user:{principal.name}",
@@ -197,6 +231,6 @@ def drift_list(
     registry: Registry,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> dict[str, Any]:
-    """Each report's windows, alert count and alerts."""
+    """Each report's reference (window or release) and current window, model, row counts and alerts."""
     require(principal, "quality.read", project)
     return {"reports": drift_history(registry.get(project), limit=limit)}
