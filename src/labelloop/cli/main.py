@@ -702,7 +702,12 @@ def demo(
                 out.print(
                     f"{d['strategy']} did not reach random sampling's final accuracy in {len(d['rounds'])} rounds"
                 )
-            out.print(f"report: {d['report']}; serve it: labelloop serve --project-dir {d['project_dir']}")
+            out.print(f"report: {d['report']}")
+        out.print(
+            "browse it: echo 'a-long-password' | labelloop user add me --role admin --password-stdin "
+            f"--project-dir {d['project_dir']}; labelloop serve --project-dir {d['project_dir']}; "
+            "then open http://127.0.0.1:8000/login"
+        )
 
     emit(result, as_json, human)
 
