@@ -286,6 +286,10 @@ class LabelingSpec(_Strict):
     rejected_to: Literal["others", "author"] = Field(
         default="others", description="who answers again after a reviewer rejects an annotation"
     )
+    blind_review: bool = Field(
+        default=False,
+        description="hide who wrote each answer from reviewers and adjudicators (stewards and admins still see it)",
+    )
     reason_codes: list[str] = Field(
         default_factory=lambda: ["wrong_label", "missed_span", "boundary_error", "guideline_unclear", "other"],
         min_length=1,

@@ -26,7 +26,16 @@ from labelloop.stages.near_dup import NearDupStage
 from labelloop.stages.normalize import NormalizeStage
 from labelloop.store import repo
 
-__all__ = ["drop_quarantined", "list_records", "release_quarantined"]
+__all__ = [
+    "decide_held_run",
+    "decide_quarantined",
+    "drop_quarantined",
+    "held_runs",
+    "list_quarantine",
+    "list_records",
+    "quarantine_reasons",
+    "release_quarantined",
+]
 
 
 def _public(row: dict[str, Any], names: dict[int, str], with_payload: bool) -> dict[str, Any]:
@@ -307,3 +316,119 @@ def decide_held_run(project: Project, run_id: int, decision: str, actor: str = "
         repo.add_counters(conn, project.id, {"held": -n, str(status): n})
         repo.audit(conn, project.id, actor, f"run.{decision}", str(run_id), records=n)
     return {"run_id": run_id, "status": str(status), "records": n}
+
+
+# -- what the quarantine page shows and the bulk decisions it takes -------------------------------
+
+#: Characters of a held row's raw content shown in a listing (the rest is counted, not shown).
+RAW_SHOWN = 4000
+#: Rows one bulk decision may name.
+MAX_BULK = 500
+
+
+def _raw_text(project: Project, entry: dict[str, Any]) -> tuple[str | None, int, bool]:
+    """A held row's raw bytes as text (undecodable bytes replaced) cut at RAW_SHOWN, its size, and
+    whether it was cut."""
+    try:
+        raw = _raw_of(project, entry)
+    except NotFoundError:  # a blob the store lost: the row is still listed
+        return None, 0, False
+    if raw is None:
+        return None, 0, False
+    head = raw[: RAW_SHOWN * 4]
+    text = head.decode("utf-8", errors="replace")
+    cut = len(head) < len(raw) or len(text) > RAW_SHOWN
+    return text[:RAW_SHOWN], len(raw), cut
+
+
+def list_quarantine(
+    project: Project, *, reason: str | None = None, cursor: int = 0, limit: int = 50
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of rows waiting in quarantine for a person's decision, after ``cursor`` (a record id).
+
+    Keyset paging in record-id order (never OFFSET); ``reason`` keeps one reason code (e.g.
+    ``invalid_json``). Each row: ``id``, ``source``, ``source_key``, ``run_id``, ``line_no``,
+    ``reason``, ``message``, ``ingested_at``, ``raw`` (the untrusted raw content as text, at most
+    :data:`RAW_SHOWN` characters, or None once erased), ``raw_bytes`` (its full size) and
+    ``raw_truncated``. Returns the page and the next cursor (None at the end).
+    """
+    if not 1 <= limit <= 1000:
+        raise InvalidInputError("limit must be between 1 and 1000")
+    if cursor < 0:
+        raise InvalidInputError("cursor must be a record id (0 for the first page)")
+    with project.store.read() as conn:
+        rows = repo.pending_quarantine(conn, project.id, reason=reason or None, after=cursor, limit=limit)
+        names = repo.source_names(conn, project.id)
+    items: list[dict[str, Any]] = []
+    for row in rows:
+        raw, size, cut = _raw_text(project, row)
+        items.append(
+            {
+                "id": int(row["record_id"]),
+                "source": names.get(int(row["source_id"]), str(row["source_id"])),
+                "source_key": row["source_key"],
+                "run_id": row["run_id"],
+                "line_no": row["line_no"],
+                "reason": row["reason"],
+                "message": row["message"],
+                "ingested_at": row["ingested_at"],
+                "raw": raw,
+                "raw_bytes": size,
+                "raw_truncated": cut,
+            }
+        )
+    next_cursor = items[-1]["id"] if len(items) == limit else None
+    return items, next_cursor
+
+
+def quarantine_reasons(project: Project) -> dict[str, int]:
+    """Reason code -> how many rows wait in quarantine with it (undecided rows only), by code."""
+    with project.store.read() as conn:
+        return repo.pending_quarantine_reasons(conn, project.id)
+
+
+def decide_quarantined(
+    project: Project, record_ids: list[int], decision: str, actor: str = "cli", *, force: bool = False
+) -> dict[str, Any]:
+    """Release (``release``) or drop (``drop``) several quarantined rows; answers per row.
+
+    Each row is decided on its own (:func:`release_quarantined`, :func:`drop_quarantined`, one
+    transaction each): a row that is still invalid, or was decided already, stays as it is and
+    is reported under ``failed`` with a ``reason`` (the re-validation's reason code, else the
+    error's code such as ``conflict`` or ``not_found``) and a ``message``; the others go on.
+    Returns ``{"released": [...], "dropped": [...], "failed": [{"id", "reason", "message"}]}``
+    (released/dropped as the single calls answer). At most :data:`MAX_BULK` ids; duplicates count once.
+    """
+    if decision not in ("release", "drop"):
+        raise InvalidInputError("decision must be release or drop")
+    ids = list(dict.fromkeys(record_ids))
+    if not ids:
+        raise InvalidInputError("select at least one row")
+    if len(ids) > MAX_BULK:
+        raise InvalidInputError(f"at most {MAX_BULK} rows at once, got {len(ids)}")
+    out: dict[str, list[dict[str, Any]]] = {"released": [], "dropped": [], "failed": []}
+    for record_id in ids:
+        try:
+            if decision == "release":
+                out["released"].append(release_quarantined(project, record_id, actor, force=force))
+            else:
+                out["dropped"].append(drop_quarantined(project, record_id, actor))
+        except (ConflictError, NotFoundError) as exc:
+            reason = exc.details.get("reason")
+            out["failed"].append(
+                {"id": record_id, "reason": str(reason) if reason else exc.code, "message": exc.message}
+            )
+    return out
+
+
+def held_runs(project: Project) -> list[dict[str, Any]]:
+    """Anomalous runs whose records wait for a person (``action: hold``), newest first.
+
+    Each: ``run_id``, ``source``, ``anomalies`` (the checks that fired, each with a ``message``),
+    ``at`` and ``records`` (how many records the run holds). Decide with :func:`decide_held_run`.
+    """
+    with project.store.read() as conn:
+        runs = [r for r in repo.run_anomalies(conn, project.id, limit=100) if r["held"] and r["decision"] is None]
+        for run in runs:
+            run["records"] = len(repo.held_record_ids(conn, project.id, int(run["run_id"])))
+    return [r for r in runs if r["records"]]

@@ -31,10 +31,13 @@ from labelloop.store import repo
 
 __all__ = [
     "adjudicate",
+    "adjudicate_with_answer",
+    "adjudication_item",
     "error_types",
     "next_for_adjudication",
     "next_for_review",
     "review_annotation",
+    "review_item",
     "settle_value",
 ]
 
@@ -54,6 +57,21 @@ def _annotation_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _blinded(project: Project, principal: Principal) -> bool:
+    """Whether the caller sees answers without their authors (``labeling.blind_review``)."""
+    return project.config.labeling.blind_review and principal.role.value not in ("admin", "steward")
+
+
+def _blind(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Authors replaced by "Annotator 1", "Annotator 2", ... in order of first appearance."""
+    aliases: dict[Any, str] = {}
+    for view in views:
+        alias = aliases.setdefault(view["author_id"], f"Annotator {len(aliases) + 1}")
+        view["author_id"] = None
+        view["author"] = alias
+    return views
+
+
 def next_for_review(project: Project, principal: Principal) -> dict[str, Any] | None:
     """The oldest submitted annotation the caller did not make and nobody reviewed, with its record."""
     with project.store.read() as conn:
@@ -63,6 +81,8 @@ def next_for_review(project: Project, principal: Principal) -> dict[str, Any] | 
         record = repo.record_for_task(conn, int(row["record_id"]))
     view = _annotation_view(row)
     view["record"] = {"id": view["record_id"], "payload": project.payload(record["payload"], record["blob_ref"])}
+    if _blinded(project, principal):
+        _blind([view])
     return view
 
 
@@ -157,6 +177,8 @@ def next_for_adjudication(project: Project, principal: Principal) -> dict[str, A
             return None
         answers = [_annotation_view(r) for r in repo.task_annotations(conn, int(task["id"]))]
         record = repo.record_for_task(conn, int(task["record_id"]))
+    if _blinded(project, principal):
+        _blind(answers)
     return {
         "task_id": int(task["id"]),
         "record": {
@@ -259,3 +281,104 @@ def error_types(project: Project) -> dict[str, Any]:
                 per_label = by_label.setdefault(str(label), {})
                 per_label[code] = per_label.get(code, 0) + 1
     return {"by_code": by_code, "by_label": by_label, "by_annotator": by_annotator, "reviews": len(rows)}
+
+
+# -- what the review and adjudication pages show ----------------------------------------------------
+
+
+def _with_author(view: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    view["author"] = names.get(int(view["author_id"]), f"user {view['author_id']}")
+    return view
+
+
+def review_item(project: Project, principal: Principal, annotation_id: int | None = None) -> dict[str, Any] | None:
+    """The annotation a reviewer decides on next, with everything a review page shows beside it.
+
+    Without ``annotation_id`` it is :func:`next_for_review`'s annotation (None when nothing is
+    due); with it, that annotation: 404 when it is not in the caller's project, 403 for its
+    author, 409 once it was decided. The answer is :func:`next_for_review`'s plus ``author`` (the
+    author's name), ``others`` (the task's other annotations, oldest first, each with
+    ``annotation_id``, ``author_id``, ``author``, ``value``, ``status``, ``created_at``),
+    ``questions`` (the questions of the annotation's schema version, as ``Question.as_dict``) and
+    ``reason_codes`` (the project's taxonomy, in its order).
+    """
+    with project.store.read() as conn:
+        if annotation_id is None:
+            row = repo.next_unreviewed(conn, project.id, principal.user_id)
+            if row is None:
+                return None
+        else:
+            row = repo.get_annotation(conn, annotation_id)
+            if row is None or int(row["project_id"]) != project.id or principal.project_id != project.id:
+                raise NotFoundError(f"annotation {annotation_id} not found")
+            if int(row["user_id"]) == principal.user_id:
+                raise PermissionDeniedError("nobody reviews their own work")
+            if row["status"] != "submitted":
+                raise ConflictError(f"annotation {annotation_id} is {row['status']}: already decided")
+        record = repo.record_for_task(conn, int(row["record_id"]))
+        siblings = repo.task_annotations(conn, int(row["task_id"]))
+        names = repo.user_names(conn, project.id)
+        sv = schema_version(conn, project, int(row["schema_version"]))
+    view = _with_author(_annotation_view(row), names)
+    view["record"] = {"id": view["record_id"], "payload": project.payload(record["payload"], record["blob_ref"])}
+    view["others"] = [
+        _with_author(_annotation_view(other), names) for other in siblings if int(other["id"]) != int(row["id"])
+    ]
+    if _blinded(project, principal):
+        _blind([view, *view["others"]])
+    view["questions"] = [q.as_dict() for q in sv.schema.questions]
+    view["reason_codes"] = list(project.config.labeling.reason_codes)
+    return view
+
+
+def adjudication_item(project: Project, principal: Principal, task_id: int | None = None) -> dict[str, Any] | None:
+    """The task an adjudicator settles next, with its answers' authors and its questions.
+
+    Without ``task_id`` it is :func:`next_for_adjudication`'s task (None when nothing waits);
+    with it, that task: 404 outside the caller's project, 409 when it is not waiting for
+    adjudication, 403 when the caller answered it. The answer is :func:`next_for_adjudication`'s
+    with ``author`` (a name) on each annotation and ``questions`` (the task's schema version's
+    questions, as ``Question.as_dict``).
+    """
+    with project.store.read() as conn:
+        if task_id is None:
+            task = repo.next_adjudication_task(conn, project.id, principal.user_id)
+            if task is None:
+                return None
+        else:
+            task = repo.get_task(conn, task_id)
+            if task is None or int(task["project_id"]) != project.id or principal.project_id != project.id:
+                raise NotFoundError(f"task {task_id} not found")
+            if task["state"] != "adjudication":
+                raise ConflictError(f"task {task_id} is {task['state']}, not waiting for adjudication")
+        answers = repo.task_annotations(conn, int(task["id"]))
+        if any(int(a["user_id"]) == principal.user_id for a in answers):
+            raise PermissionDeniedError("nobody adjudicates a task they answered")
+        record = repo.record_for_task(conn, int(task["record_id"]))
+        names = repo.user_names(conn, project.id)
+        sv = schema_version(conn, project, int(task["schema_version"]))
+    views = [_with_author(_annotation_view(a), names) for a in answers]
+    if _blinded(project, principal):
+        _blind(views)
+    return {
+        "task_id": int(task["id"]),
+        "record": {"id": int(task["record_id"]), "payload": project.payload(record["payload"], record["blob_ref"])},
+        "schema_version": int(task["schema_version"]),
+        "annotations": views,
+        "questions": [q.as_dict() for q in sv.schema.questions],
+    }
+
+
+def adjudicate_with_answer(
+    project: Project, principal: Principal, task_id: int, annotation_id: int, reason: str
+) -> dict[str, Any]:
+    """Settle a task waiting for adjudication with the value of one of its own annotations.
+
+    ``annotation_id`` must be an annotation of ``task_id`` (404 otherwise); the rest is
+    :func:`adjudicate` (a reason is needed; 409 unless the task waits for adjudication).
+    """
+    with project.store.read() as conn:
+        row = repo.get_annotation(conn, annotation_id)
+    if row is None or int(row["task_id"]) != task_id or int(row["project_id"]) != project.id:
+        raise NotFoundError(f"annotation {annotation_id} is not an answer of task {task_id}")
+    return adjudicate(project, principal, task_id, orjson.loads(row["value"]), reason)

@@ -732,6 +732,51 @@ def user_by_token(conn: Connection, token_sha256: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def pending_quarantine(
+    conn: Connection, project_id: int, *, reason: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Undecided quarantine entries of a project after record id ``after`` (keyset), oldest first."""
+    q = quarantine
+    stmt = (
+        select(
+            q.c.record_id,
+            q.c.source_id,
+            q.c.run_id,
+            q.c.reason,
+            q.c.message,
+            q.c.raw,
+            q.c.raw_blob_ref,
+            q.c.line_no,
+            records.c.source_key,
+            records.c.ingested_at,
+        )
+        .join(records, records.c.id == q.c.record_id)
+        .where(
+            q.c.project_id == project_id,
+            q.c.decision.is_(None),
+            q.c.record_id > after,
+            records.c.status == "quarantined",
+        )
+        .order_by(q.c.record_id)
+        .limit(limit)
+    )
+    if reason is not None:
+        stmt = stmt.where(q.c.reason == reason)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def pending_quarantine_reasons(conn: Connection, project_id: int) -> dict[str, int]:
+    """How many undecided quarantine entries each reason holds."""
+    q = quarantine
+    rows = conn.execute(
+        select(q.c.reason, func.count())
+        .where(q.c.project_id == project_id, q.c.decision.is_(None))
+        .group_by(q.c.reason)
+        .order_by(q.c.reason)
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
 def users_named(conn: Connection, name: str) -> list[dict[str, Any]]:
     """Every user called ``name`` (one per project), with the project's name, oldest first."""
     rows = conn.execute(
