@@ -600,8 +600,7 @@ def serve(
 
     project = open_dir(project_dir)
     err.print(
-        f"serving project {project.name} on http://{host}:{port} "
-        f"(web app at /login, API under /api/v1, docs at /docs)"
+        f"serving project {project.name} on http://{host}:{port} (web app at /login, API under /api/v1, docs at /docs)"
     )
     if workers == 1:
         uvicorn.run(create_web_app(project), host=host, port=port, log_level="warning")

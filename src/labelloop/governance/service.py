@@ -43,9 +43,12 @@ __all__ = [
     "authenticate_token",
     "cached_principal",
     "hash_password",
+    "list_members",
     "new_token",
     "require",
     "revoke_tokens",
+    "set_password",
+    "set_role",
     "verify_password",
 ]
 
@@ -271,3 +274,82 @@ def require(principal: Principal, permission: str, project: str) -> None:
         raise PermissionDeniedError(f"user '{principal.name}' is not a member of project '{project}'")
     if principal.role not in PERMISSIONS[permission]:
         raise PermissionDeniedError(f"role '{principal.role.value}' may not {permission.replace('.', ' ')}")
+
+
+# -- members (the web app's settings page) ------------------------------------------------------------
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidInputError(f"unknown role '{role}' (one of: {', '.join(r.value for r in Role)})") from None
+
+
+def _forget_cached(user_id: int) -> None:
+    """Drop the user's verified tokens from this process's cache (a changed role or password counts at once)."""
+    with _tokens_lock:
+        for key in [k for k, (_t, p) in _tokens.items() if p.user_id == user_id]:
+            _tokens.pop(key, None)
+
+
+def list_members(project: Project) -> list[dict[str, Any]]:
+    """The project's members, by name: ``name``, ``role``, ``created_at``, ``has_password`` (may log in to
+    the web app), ``live_tokens`` (API tokens neither revoked nor expired), ``paused`` (by gold checks)."""
+    with project.store.read() as conn:
+        rows = repo.members(conn, project.id)
+    return [
+        {
+            "name": str(name),
+            "role": str(role),
+            "created_at": float(created),
+            "has_password": bool(password_hash),
+            "live_tokens": int(tokens or 0),
+            "paused": paused is not None,
+        }
+        for name, role, created, password_hash, paused, tokens in rows
+    ]
+
+
+def set_role(project: Project, name: str, role: str, actor: str = "cli") -> dict[str, Any]:
+    """Give member ``name`` another role (audited with the old and new role).
+
+    :class:`ConflictError` when it would leave the project without an admin; the change applies to the
+    member's tokens at once in this process and within ``TOKEN_TTL_S`` elsewhere, and to their web
+    sessions within the sessions' cache time.
+    """
+    new = _role(role)
+    with project.store.write() as conn:
+        user = repo.find_user(conn, project.id, name)
+        if user is None:
+            raise NotFoundError(f"no user '{name}' in project {project.name}")
+        old = str(user["role"])
+        if old == new.value:
+            return {"user": name, "role": new.value, "changed": False}
+        if old == Role.ADMIN.value and repo.count_role(conn, project.id, Role.ADMIN.value) <= 1:
+            raise ConflictError(f"'{name}' is the project's last admin: make someone else admin first")
+        repo.set_user_role(conn, int(user["id"]), new.value)
+        repo.audit(
+            conn, project.id, actor, "user.role", name, role=new.value, previous=old,
+            before=digest_of([name, old]), after=digest_of([name, new.value]),
+        )  # fmt: skip
+    _forget_cached(int(user["id"]))
+    return {"user": name, "role": new.value, "previous": old, "changed": True}
+
+
+def set_password(project: Project, name: str, password: str, actor: str = "cli") -> dict[str, Any]:
+    """Set member ``name``'s web app password (at least 8 characters) and end their web sessions (audited;
+    the password itself is never logged)."""
+    if len(password) < 8:
+        raise InvalidInputError("the password must have at least 8 characters")
+    if len(password) > 1024:
+        raise InvalidInputError("the password must have at most 1024 characters")
+    password_hash = hash_password(password)
+    with project.store.write() as conn:
+        user = repo.find_user(conn, project.id, name)
+        if user is None:
+            raise NotFoundError(f"no user '{name}' in project {project.name}")
+        repo.set_user_password(conn, int(user["id"]), password_hash)
+        ended = repo.revoke_user_sessions(conn, int(user["id"]))
+        repo.audit(conn, project.id, actor, "user.password", name, sessions_ended=int(ended or 0))
+    return {"user": name, "sessions_ended": int(ended or 0)}

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -30,7 +32,7 @@ import orjson
 from sqlalchemy import Connection
 
 from labelloop.domain.probabilities import ROW_SUM_TOLERANCE
-from labelloop.errors import InvalidInputError
+from labelloop.errors import ConfigError, InvalidInputError
 from labelloop.labeling.schemas import configured_schema
 from labelloop.labeling.tasks import create_tasks
 from labelloop.learning.baseline import MODEL_NAME, text_classifier
@@ -40,7 +42,14 @@ from labelloop.store import learning as lrepo
 from labelloop.store import quality as qrepo
 from labelloop.store import repo
 
-__all__ = ["TextModel", "create_tasks_by_strategy", "import_predictions", "record_texts", "train_baseline"]
+__all__ = [
+    "TextModel",
+    "create_tasks_by_strategy",
+    "import_predictions",
+    "latest_prediction",
+    "record_texts",
+    "train_baseline",
+]
 
 _MAX_EMBEDDING = 4096
 
@@ -355,3 +364,73 @@ def create_tasks_by_strategy(
 
 def _finite(value: float) -> float | None:
     return round(float(value), 6) if math.isfinite(value) else None
+
+
+#: How long the newest model version of a project is remembered (per process) by :func:`latest_prediction`.
+NEWEST_VERSION_TTL_S = 30.0
+# Finding the newest version scans the project's predictions: 270 ms at 1M predictions on SQLite
+# (bench/ui_bench.py). A labeler asks for a suggestion on every task and a new model version comes
+# with a training run, so the answer is kept for a while, per open Store (weakly: a later Store may
+# reuse a dead one's id()) and project; a remembered lookup is one indexed read (0.2 ms).
+_newest: weakref.WeakKeyDictionary[Any, dict[int, tuple[float, str, str]]] = weakref.WeakKeyDictionary()
+_newest_lock = threading.Lock()
+
+
+def _newest_version(project: Project, conn: Connection) -> tuple[str, str] | None:
+    now = time.monotonic()
+    with _newest_lock:
+        cached = _newest.get(project.store, {}).get(project.id)
+    if cached is not None and 0 <= now - cached[0] < NEWEST_VERSION_TTL_S:
+        return cached[1], cached[2]
+    model = lrepo.newest_model(conn, project.id)
+    if model is None:
+        return None  # not cached: the first import shows at once
+    versions = lrepo.model_versions(conn, project.id, model)
+    if not versions:
+        return None
+    with _newest_lock:
+        _newest.setdefault(project.store, {})[project.id] = (now, model, versions[0])
+    return model, versions[0]
+
+
+def latest_prediction(project: Project, record_id: int) -> dict[str, Any] | None:
+    """The newest model version's prediction for one record, as a suggestion for a labeler; None without one.
+
+    The newest version is the one ``tasks create --strategy`` reads: the newest model's most recent
+    version in the project (remembered for :data:`NEWEST_VERSION_TTL_S` seconds per process, so a
+    version imported a moment ago may show up to that much later). A record that version did not
+    score has no suggestion, even when an older version scored it. Predictions are for the main
+    single-label question (the first ``single`` question of the schema); a project without one has
+    no suggestions.
+
+    Returns ``{"question", "model", "model_version", "label", "probability", "probs"}`` where
+    ``label`` is the most probable label (ties: the first in label order), ``probability`` its
+    probability and ``probs`` every label's, e.g.
+    ``{"question": "topic", "model": "m", "model_version": "2", "label": "sport", "probability": 0.82,
+    "probs": {"sport": 0.82, "tech": 0.18}}``.
+    """
+    try:
+        question, labels = _main_labels(project)
+    except (ConfigError, InvalidInputError):
+        return None
+    with project.store.read() as conn:
+        newest = _newest_version(project, conn)
+        if newest is None:
+            return None
+        model, version = newest
+        found = lrepo.predictions_of(conn, project.id, model, version, [int(record_id)])
+    if int(record_id) not in found:
+        return None
+    probs = found[int(record_id)][0]
+    ranked = [label for label in labels if label in probs]
+    if not ranked:
+        return None
+    best = max(ranked, key=lambda label: probs[label])  # max keeps the first of equal ones: label order
+    return {
+        "question": question,
+        "model": model,
+        "model_version": version,
+        "label": best,
+        "probability": round(float(probs[best]), 6),
+        "probs": {label: round(float(probs[label]), 6) for label in ranked},
+    }

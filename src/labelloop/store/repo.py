@@ -788,6 +788,55 @@ def users_named(conn: Connection, name: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def members(conn: Connection, project_id: int) -> list[tuple[Any, ...]]:
+    """Per member, by name: name, role, created_at, password_hash, paused_at and live API tokens."""
+    live = (
+        select(func.count(api_tokens.c.id))
+        .where(
+            and_(
+                api_tokens.c.user_id == users.c.id,
+                api_tokens.c.revoked_at.is_(None),
+                or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now()),
+            )
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        select(users.c.name, users.c.role, users.c.created_at, users.c.password_hash, users.c.paused_at, live)
+        .where(users.c.project_id == project_id)
+        .order_by(users.c.name)
+    )
+    return [tuple(r) for r in conn.execute(stmt).all()]
+
+
+def count_role(conn: Connection, project_id: int, role: str) -> int:
+    """How many members of a project have ``role``."""
+    found = conn.execute(
+        select(func.count()).where(users.c.project_id == project_id, users.c.role == role)
+    ).scalar_one()
+    return int(found)
+
+
+def set_user_role(conn: Connection, user_id: int, role: str) -> None:
+    """Give a user another role."""
+    conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+
+
+def set_user_password(conn: Connection, user_id: int, password_hash: str) -> None:
+    """Store a user's new password hash."""
+    conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+def revoke_user_sessions(conn: Connection, user_id: int) -> int:
+    """End every live web session of a user; returns how many."""
+    result = conn.execute(
+        update(web_sessions)
+        .where(web_sessions.c.user_id == user_id, web_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return int(result.rowcount or 0)
+
+
 def add_web_session(conn: Connection, user_id: int, token_sha256: str, csrf_token: str, expires_at: float) -> None:
     """Store a new web session (only the hash of its cookie token)."""
     conn.execute(
