@@ -508,3 +508,53 @@ def test_members_roles_and_passwords_are_audited(make_project: ProjectFactory) -
         authenticate_session(project.store, session.token)
     assert ("user.role", "ada") in entries and ("user.role", "root") in entries
     assert ("user.password", "ada") in entries
+
+
+def test_the_api_and_status_report_the_labeling_kpis(make_project: ProjectFactory, db_url: str) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from labelloop.api.app import create_app
+    from labelloop.cli.main import app
+    from labelloop.governance.service import new_token
+
+    project = make_project(dashboard_config())
+    seed_dashboard(project, per_round=8)
+    expected = kpis(project)
+    for key in ("completeness", "freshness_s", "label_latency_p50_s", "label_latency_p95_s"):
+        assert expected[key] is not None and expected[key] >= 0, key
+    token = new_token(project, "ada")["token"]
+    with TestClient(create_app(project)) as client:
+        answered = client.get(
+            f"/api/v1/projects/{project.name}/metrics", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+    assert answered["completeness"] == expected["completeness"]
+    assert answered["label_latency_p50_s"] == expected["label_latency_p50_s"]
+    result = CliRunner(env={"LABELLOOP_DATABASE_URL": db_url}).invoke(
+        app, ["status", "--json", "--project-dir", str(project.dir)]
+    )
+    assert result.exit_code == 0, result.output
+    shown = orjson.loads(result.stdout)
+    assert shown["completeness"] == expected["completeness"]
+    assert shown["label_latency_p95_s"] == expected["label_latency_p95_s"]
+
+
+def test_labelloop_train_draws_the_learning_curve(make_project: ProjectFactory) -> None:
+    from labelloop.learning.service import train_baseline
+    from labelloop.releases.service import create_release
+
+    project = make_project(dashboard_config())
+    seed_dashboard(project, per_round=8)
+    before = {
+        r["name"]: r["test_accuracy"] for r in dashboard(project, people=True, refresh_s=0)["learning"]["releases"]
+    }
+    create_release(project, "v3", train=0.5, validation=0.1, test=0.4, salt="curve", actor="test")
+    trained = train_baseline(project)
+    assert trained["trained_from"] == "v3"
+    forget_snapshots(project)
+    after = dashboard(project, people=True, refresh_s=0)["learning"]["releases"]
+    curve = {r["name"]: r for r in after}
+    assert set(curve) == {*before, "v3"}
+    assert trained["tested_on"] > 0  # the release has test rows
+    assert curve["v3"]["test_accuracy"] == trained["test_accuracy"]
+    assert curve["v3"]["model_version"] == trained["model_version"]

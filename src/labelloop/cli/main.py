@@ -27,7 +27,6 @@ from labelloop.governance.consent import withdraw_consent
 from labelloop.governance.service import add_user
 from labelloop.ingest.quarantine import decide_held_run, drop_quarantined, list_records, release_quarantined
 from labelloop.ingest.service import COUNT_KEYS, IngestProgress, run_ingest
-from labelloop.ingest.status import project_status
 from labelloop.project import init_project
 
 app = typer.Typer(
@@ -558,8 +557,10 @@ def user_revoke(
 @app.command()
 @user_errors
 def status(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
-    """Data-health figures of the project."""
-    data = project_status(open_dir(project_dir))
+    """Data-health and labeling figures of the project (the dashboard's headline)."""
+    from labelloop.metrics.dashboard import kpis
+
+    data = kpis(open_dir(project_dir))
 
     def human(d: dict[str, Any]) -> None:
         table = Table(title=f"project {d['project']}", show_header=False)
@@ -568,6 +569,13 @@ def status(project_dir: ProjectDir = Path(), as_json: JsonOut = False) -> None:
             table.add_row(f"  {key}", f"{value:,}")
         table.add_row("labeled", f"{d['labeled']:,}")
         table.add_row("coverage", f"{d['coverage']:.1%}")
+        if d["completeness"] is not None:
+            table.add_row("tasks at their overlap", f"{d['completeness']:.1%}")
+        if d["label_latency_p50_s"] is not None:
+            p50, p95 = d["label_latency_p50_s"] / 3600, d["label_latency_p95_s"] / 3600
+            table.add_row("ingest to label", f"p50 {p50:.1f} h, p95 {p95:.1f} h")
+        if d["freshness_s"] is not None:
+            table.add_row("newest label's record", f"{d['freshness_s'] / 3600:.1f} h old")
         for key, value in d["health"].items():
             table.add_row(key.replace("_", " "), f"{value:,}")
         if d["last_run"]:

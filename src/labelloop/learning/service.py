@@ -186,6 +186,7 @@ def train_baseline(
     """
     from sklearn.metrics import accuracy_score, f1_score
 
+    started = time.time()
     name, labels = _main_labels(project, question)
     with project.store.read() as conn:
         release, rows = lrepo.latest_release_rows(conn, project.id)
@@ -238,10 +239,7 @@ def train_baseline(
                     "created_at": now,
                 }
             )
-    with project.store.write() as conn:
-        lrepo.upsert_predictions(conn, stored)
-        repo.audit(conn, project.id, "train", "model.train", version, model=model_name, trained_on=len(training))
-    return {
+    result = {
         "model": model_name,
         "model_version": version,
         "trained_from": release or "final_labels",
@@ -250,6 +248,15 @@ def train_baseline(
         "scored": len(stored),
         **evaluation,
     }
+    with project.store.write() as conn:
+        lrepo.upsert_predictions(conn, stored)
+        repo.audit(conn, project.id, "train", "model.train", version, model=model_name, trained_on=len(training))
+        # every training is kept with its evaluation: the dashboard's learning curve across releases
+        qrepo.add_quality_run(
+            conn, project_id=project.id, kind="train", started_at=started, actor="train",
+            params={"model": model_name, "seed": seed, "trained_from": result["trained_from"]}, summary=result,
+        )  # fmt: skip
+    return result
 
 
 def create_tasks_by_strategy(

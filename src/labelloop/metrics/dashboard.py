@@ -323,7 +323,7 @@ def _agreement(project: Project, answers: int) -> tuple[dict[str, Any] | None, s
 
 
 def _learning(project: Project, trained: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per release: its labels, and the test accuracy of the first model trained from it (worker runs)."""
+    """Per release: its labels, and the test accuracy of the first model trained from it."""
     found = _safe(lambda: list_releases(project), [])
     by_release: dict[str, dict[str, Any]] = {}
     for run in reversed(trained):  # oldest first: the first model trained on a release
@@ -554,8 +554,8 @@ def dashboard(
             "note": None
             if any(r["test_accuracy"] is not None for r in snap.learning)
             else (
-                "No model accuracy is recorded per release: only the worker's scheduled train job stores "
-                "its test accuracy (labelloop train prints it without storing it). Labels per release are shown."
+                "No model accuracy yet: train the baseline on a release with a test split (labelloop train, "
+                "the API or the worker's train job) to draw the curve. Labels per release are shown."
             ),
         },
     }

@@ -214,17 +214,18 @@ def accepted_by_source(conn: Connection, project_id: int) -> dict[int, int]:
 
 
 def train_runs(conn: Connection, project_id: int, limit: int = 200) -> list[dict[str, Any]]:
-    """Successful ``train`` jobs of ``labelloop worker``, newest first: when, and the stored result (which
-    release it learned from, and its test accuracy and macro-F1 when the release had a test split)."""
+    """Trainings of the baseline (``labelloop train``, the API or the worker's train job), newest first:
+    when, and what they stored (which release it learned from, and its test accuracy and macro-F1 when
+    the release had a test split)."""
     stmt = (
-        select(job_runs.c.finished_at, job_runs.c.result)
-        .where(and_(job_runs.c.project_id == project_id, job_runs.c.job == "train", job_runs.c.outcome == "ok"))
-        .order_by(job_runs.c.id.desc())
+        select(quality_runs.c.finished_at, quality_runs.c.summary)
+        .where(and_(quality_runs.c.project_id == project_id, quality_runs.c.kind == "train"))
+        .order_by(quality_runs.c.id.desc())
         .limit(limit)
     )
     out: list[dict[str, Any]] = []
-    for finished, result in conn.execute(stmt):
-        found = orjson.loads(result) if result else {}
-        if isinstance(found, dict) and "skipped" not in found:
+    for finished, summary in conn.execute(stmt):
+        found = orjson.loads(summary) if summary else {}
+        if isinstance(found, dict):
             out.append({"at": finished, **found})
     return out

@@ -42,6 +42,10 @@ def create_web_app(project: Project, settings: Settings | None = None) -> FastAP
     def plotly_bundle() -> FileResponse:
         return FileResponse(chart_js, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     app.include_router(auth.router)
     for router in pages.routers():
         app.include_router(router)

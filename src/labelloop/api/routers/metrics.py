@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 from labelloop.api.deps import CurrentPrincipal, ProjectRegistry, Registry
 from labelloop.governance.service import require
-from labelloop.ingest.status import project_status
+from labelloop.metrics.dashboard import kpis
 from labelloop.store import repo
 
 router = APIRouter(tags=["metrics"])
@@ -20,9 +20,9 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/api/v1/projects/{project}/metrics", summary="The KPIs of `labelloop status`")
 def project_metrics(project: str, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
-    """Data-health KPIs of one project."""
+    """Data-health and labeling KPIs of one project (the same figures as the dashboard's headline)."""
     require(principal, "metrics.read", project)
-    return project_status(registry.get(project))
+    return kpis(registry.get(project))
 
 
 class StoreCollector(Collector):
