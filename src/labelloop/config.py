@@ -395,6 +395,17 @@ class ScheduleSpec(_Strict):
         return f"{self.job}:{self.source}" if self.source else self.job
 
 
+class DashboardSpec(_Strict):
+    """Targets the dashboard measures coverage against."""
+
+    class_targets: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="final labels wanted per class of the main question"
+    )
+    source_targets: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=dict, description="share of each source's accepted records that should be labeled"
+    )
+
+
 class ProjectConfig(_Strict):
     """The validated content of ``labelloop.yaml``."""
 
@@ -409,6 +420,7 @@ class ProjectConfig(_Strict):
     labeling: LabelingSpec = Field(default_factory=LabelingSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
+    dashboard: DashboardSpec = Field(default_factory=DashboardSpec)
 
     @field_validator("schedules")
     @classmethod

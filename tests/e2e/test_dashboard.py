@@ -8,6 +8,7 @@ tests/integration/test_ui_dashboard.py). ``LABELLOOP_SCREENSHOTS=1`` writes docs
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def project(make_project: ProjectFactory) -> Project:
-    project = make_project(dashboard_config())
+    config = dashboard_config()
+    config["dashboard"] = {"class_targets": {"sport": 10, "tech": 40}, "source_targets": {"email": 0.8, "chat": 0.5}}
+    project = make_project(config)
     seed_dashboard(project, per_round=24, rounds=3)
     backdate(project)
     return project
@@ -85,6 +88,11 @@ def test_the_charts_are_drawn_and_match_the_api(project: Project, live_server: A
     assert int(kpi("records")) == metrics["records"] > 0
     assert int(kpi("labeled")) == metrics["labeled"] > 0
     assert float(kpi("coverage")) == pytest.approx(metrics["coverage"])
+    # coverage against the configured targets: a marker per target, and the table says what is missing
+    assert page.locator("#plot-coverage-class .scatterlayer .point").count() == 2
+    assert page.locator("#plot-coverage-source .scatterlayer .point").count() == 2
+    per_class = page.get_by_role("table", name=re.compile("^Coverage per class"))
+    assert per_class.get_by_role("columnheader", name="Target").is_visible()
     assert page.locator('[data-kpi="records"]').inner_text() == f"{metrics['records']:,}"
     assert float(kpi("alpha")) == pytest.approx(agreement["krippendorff_alpha"])
     assert page.locator('[data-kpi="alpha"]').inner_text() == f"{agreement['krippendorff_alpha']:.3f}"

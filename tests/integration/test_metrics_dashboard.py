@@ -558,3 +558,29 @@ def test_labelloop_train_draws_the_learning_curve(make_project: ProjectFactory) 
     assert trained["tested_on"] > 0  # the release has test rows
     assert curve["v3"]["test_accuracy"] == trained["test_accuracy"]
     assert curve["v3"]["model_version"] == trained["model_version"]
+
+
+def test_coverage_is_measured_against_the_configured_targets(make_project: ProjectFactory) -> None:
+    config = dashboard_config()
+    config["dashboard"] = {"class_targets": {TOPICS[0]: 1, TOPICS[1]: 10_000}, "source_targets": {"email": 0.99}}
+    project = make_project(config)
+    seed_dashboard(project, per_round=8)
+    coverage = dashboard(project, people=True, refresh_s=0)["coverage"]
+    assert coverage["targets"] == {"classes": {TOPICS[0]: 1, TOPICS[1]: 10_000}, "sources": {"email": 0.99}}
+    assert coverage["targets_note"] is None
+    first, second = coverage["by_class"][TOPICS[0]], coverage["by_class"][TOPICS[1]]
+    assert first["labels"] >= 1 and first["met"] is True and first["missing"] == 0
+    assert second["met"] is False and second["missing"] == 10_000 - second["labels"]
+    assert coverage["by_class"][TOPICS[2]]["target"] is None and coverage["by_class"][TOPICS[2]]["met"] is None
+    email = coverage["by_source"]["email"]
+    assert email["target"] == 0.99 and email["met"] is (email["coverage"] >= 0.99)
+    assert coverage["by_source"]["chat"]["target"] is None
+
+
+def test_targets_are_validated(make_project: ProjectFactory) -> None:
+    from labelloop.errors import ConfigError
+
+    config = dashboard_config()
+    config["dashboard"] = {"source_targets": {"email": 1.5}}
+    with pytest.raises(ConfigError, match="source_targets"):
+        make_project(config)

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from labelloop.config import DashboardSpec
 from labelloop.errors import LabelloopError
 from labelloop.ingest.status import project_status
 from labelloop.labeling.gold import gold_report
@@ -84,7 +85,8 @@ AGE_BUCKETS: tuple[tuple[float, str], ...] = (
     (math.inf, "over 7 days"),
 )
 NO_TARGETS = (
-    "No coverage targets are configured: labelloop.yaml has no setting for them, so coverage is shown without targets."
+    "No coverage targets are configured: set dashboard.class_targets (final labels per class) and "
+    "dashboard.source_targets (labeled share per source) in labelloop.yaml to measure against them."
 )
 
 
@@ -404,25 +406,41 @@ def _backlog(snap: _Snapshot, now: float) -> list[dict[str, Any]]:
     return out
 
 
-def _coverage(snap: _Snapshot) -> dict[str, Any]:
+def _coverage(snap: _Snapshot, targets: DashboardSpec) -> dict[str, Any]:
+    """Coverage per class and per source, each against its target in ``dashboard:`` when one is set."""
     by_source = {}
     for source in snap.sources:
         labeled = snap.by_source.get(source, {}).get("labeled", 0)
         accepted = snap.accepted.get(source, 0)
+        share = (labeled / accepted) if accepted else None
+        wanted = targets.source_targets.get(source)
         by_source[source] = {
             "labeled": labeled,
             "accepted": accepted,
-            "coverage": (labeled / accepted) if accepted else None,
+            "coverage": share,
+            "target": wanted,
+            "met": None if wanted is None else (share is not None and share >= wanted),
         }
     total = sum(snap.classes.values())
+    by_class = {}
+    for label in snap.class_order:
+        n = snap.classes.get(label, 0)
+        wanted_n = targets.class_targets.get(label)
+        by_class[label] = {
+            "labels": n,
+            "share": (n / total) if total else None,
+            "target": wanted_n,
+            "met": None if wanted_n is None else n >= wanted_n,
+            "missing": None if wanted_n is None else max(0, wanted_n - n),
+        }
+    configured = bool(targets.class_targets or targets.source_targets)
     return {
-        "targets": None,
-        "targets_note": NO_TARGETS,
+        "targets": {"classes": dict(targets.class_targets), "sources": dict(targets.source_targets)}
+        if configured
+        else None,
+        "targets_note": None if configured else NO_TARGETS,
         "question": snap.question,
-        "by_class": {
-            label: {"labels": n, "share": (n / total) if total else None}
-            for label, n in ((label, snap.classes.get(label, 0)) for label in snap.class_order)
-        },
+        "by_class": by_class,
         "final_labels": total,
         "by_source": by_source,
     }
@@ -542,7 +560,7 @@ def dashboard(
         "backlog": _backlog(snap, at),
         "throughput": _throughput(snap, at, people),
         "latency": latency,
-        "coverage": _coverage(snap),
+        "coverage": _coverage(snap, project.config.dashboard),
         "completeness": completeness,
         "freshness": freshness,
         "agreement": agreed,

@@ -236,10 +236,27 @@ def _coverage(d: dict[str, Any]) -> list[Chart]:
             if cov["final_labels"]
             else " (run the aggregation to decide final labels)."
         ),
-        ["Class", "Final labels", "Share"],
-        [[label, f"{v['labels']:,}", _pct(v["share"])] for label, v in classes.items()],
+        ["Class", "Final labels", "Share", "Target", "Missing"],
+        [
+            [
+                label,
+                f"{v['labels']:,}",
+                _pct(v["share"]),
+                "—" if v["target"] is None else f"{v['target']:,}",
+                "—" if v["missing"] is None else f"{v['missing']:,}",
+            ]
+            for label, v in classes.items()
+        ],
         _figure(
-            [go.Bar(x=list(classes), y=[v["labels"] for v in classes.values()], marker_color=PALETTE[0])],
+            [
+                go.Bar(
+                    x=list(classes),
+                    y=[v["labels"] for v in classes.values()],
+                    marker_color=PALETTE[0],
+                    name="final labels",
+                ),
+                *_targets(list(classes), [v["target"] for v in classes.values()]),
+            ],
             yaxis={"title": {"text": "final labels"}},
         )
         if cov["final_labels"]
@@ -256,8 +273,17 @@ def _coverage(d: dict[str, Any]) -> list[Chart]:
             for name, v in sources.items()
         )
         + ".",
-        ["Source", "Labeled", "Accepted", "Coverage"],
-        [[name, f"{v['labeled']:,}", f"{v['accepted']:,}", _pct(v["coverage"])] for name, v in sources.items()],
+        ["Source", "Labeled", "Accepted", "Coverage", "Target"],
+        [
+            [
+                name,
+                f"{v['labeled']:,}",
+                f"{v['accepted']:,}",
+                _pct(v["coverage"]),
+                "—" if v["target"] is None else _pct(v["target"]) + (" (met)" if v["met"] else " (not met)"),
+            ]
+            for name, v in sources.items()
+        ],
         _figure(
             [
                 go.Bar(
@@ -266,7 +292,9 @@ def _coverage(d: dict[str, Any]) -> list[Chart]:
                     text=[_pct(v["coverage"]) for v in shown.values()],
                     textposition="auto",
                     marker_color=PALETTE[2],
-                )
+                    name="labeled",
+                ),
+                *_targets(list(shown), [None if v["target"] is None else v["target"] * 100 for v in shown.values()]),
             ],
             yaxis={"title": {"text": "% of accepted records labeled"}, "range": [0, 100]},
         )
@@ -275,6 +303,21 @@ def _coverage(d: dict[str, Any]) -> list[Chart]:
         note=cov["targets_note"],
     )
     return [by_class, by_source]
+
+
+def _targets(names: list[str], targets: list[float | None]) -> list[Any]:
+    """A target marker per bar, where a target is set (none: no trace)."""
+    if all(t is None for t in targets):
+        return []
+    return [
+        go.Scatter(
+            x=names,
+            y=targets,
+            mode="markers",
+            name="target",
+            marker={"symbol": "line-ew-open", "size": 28, "line": {"width": 3}, "color": "#b3261e"},
+        )
+    ]
 
 
 def _completeness(d: dict[str, Any]) -> Chart:
