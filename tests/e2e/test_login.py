@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import ProjectFactory
@@ -18,6 +20,8 @@ def test_login_logout_and_wrong_password(make_project: ProjectFactory, live_serv
     assert "/login" in page.url  # no session: sent to the login page, and back afterwards
 
     page.get_by_label("User name").fill("ada")
+    if os.environ.get("LABELLOOP_SCREENSHOTS") == "1":
+        page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "login.png"))
     page.get_by_label("Password", exact=True).fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
     assert page.get_by_role("alert").inner_text() == "Wrong user name or password."
