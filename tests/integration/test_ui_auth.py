@@ -16,6 +16,7 @@ from labelloop.governance.service import add_user
 from labelloop.project import Project
 from labelloop.ui.app import create_web_app
 from labelloop.ui.security import CSP
+from tests import webclient as web
 from tests.conftest import ProjectFactory
 
 PASSWORD = "a-long-password"
@@ -35,23 +36,11 @@ def client(project: Project) -> Iterator[TestClient]:
         yield test_client
 
 
-def login_form_token(client: TestClient) -> str:
-    page = client.get("/login")
-    assert page.status_code == 200
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found is not None
-    return found.group(1)
+login_form_token = web.login_form_token
 
 
 def log_in(client: TestClient, name: str, password: str = PASSWORD, next_url: str = "") -> str:
-    token = login_form_token(client)
-    response = client.post(
-        "/login",
-        data={"username": name, "password": password, "csrf_token": token, "next": next_url},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    return str(response.headers["location"])
+    return web.log_in(client, name, password, fresh=False, next_url=next_url)
 
 
 def page_csrf(client: TestClient, project: Project) -> str:

@@ -17,6 +17,7 @@ from labelloop.labeling.queue import next_task, submit_annotation
 from labelloop.labeling.tasks import create_tasks
 from labelloop.project import Project
 from labelloop.ui.app import create_web_app
+from tests import webclient as web
 from tests.conftest import ProjectFactory
 from tests.integration.test_metrics_dashboard import PASSWORD, dashboard_config, principal, push, seed_dashboard
 
@@ -37,14 +38,7 @@ def client(project: Project) -> Iterator[TestClient]:
 
 
 def log_in(client: TestClient, name: str) -> None:
-    client.cookies.clear()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    response = client.post(
-        "/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
+    web.log_in(client, name, PASSWORD)
 
 
 def kpi(page: str, key: str) -> str:

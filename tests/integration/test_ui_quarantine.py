@@ -30,6 +30,7 @@ from labelloop.ingest.service import push_records
 from labelloop.project import Project
 from labelloop.ui.app import create_web_app
 from labelloop.ui.quarantine import flash_of as flash_from_query
+from tests import webclient as web
 from tests.conftest import DEFAULT_CONFIG, ProjectFactory
 
 PASSWORD = "quarantine-page-password"
@@ -86,19 +87,10 @@ def client(project: Project) -> Iterator[TestClient]:
 
 
 def log_in(client: TestClient, name: str) -> None:
-    form = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert token is not None
-    response = client.post(
-        "/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
+    web.log_in(client, name, PASSWORD, fresh=False)
 
 
-def csrf_of(page: str) -> str:
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
-    assert found is not None, page[:300]
-    return found.group(1)
+csrf_of = web.csrf_of
 
 
 def row_ids(page: str) -> list[int]:

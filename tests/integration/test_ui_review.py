@@ -29,6 +29,7 @@ from labelloop.labeling.review import (
 from labelloop.labeling.tasks import create_tasks
 from labelloop.project import Project
 from labelloop.ui.app import create_web_app
+from tests import webclient as web
 from tests.conftest import DEFAULT_CONFIG, ProjectFactory
 
 PASSWORD = "review-page-password"
@@ -114,19 +115,10 @@ def client(seeded: Seeded) -> Iterator[TestClient]:
 
 
 def log_in(client: TestClient, name: str) -> None:
-    form = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert token is not None
-    response = client.post(
-        "/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
+    web.log_in(client, name, PASSWORD, fresh=False)
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
-    assert found is not None, html[:300]
-    return found.group(1)
+csrf_of = web.csrf_of
 
 
 def session_csrf(client: TestClient, project: Project) -> str:

@@ -21,6 +21,7 @@ from labelloop.quality.service import aggregate
 from labelloop.releases.service import create_release
 from labelloop.store import repo
 from labelloop.ui.app import create_web_app
+from tests import webclient as web
 from tests.conftest import ProjectFactory
 from tests.integration.test_metrics_dashboard import PASSWORD, answer, dashboard_config, principal, push
 
@@ -57,20 +58,10 @@ def client(project: Project) -> Iterator[TestClient]:
 
 
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> None:
-    client.cookies.clear()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    response = client.post(
-        "/login", data={"username": name, "password": password, "csrf_token": token.group(1)}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
+    web.log_in(client, name, password)
 
 
-def csrf(page: str) -> str:
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
-    assert found is not None
-    return found.group(1)
+csrf = web.csrf_of
 
 
 def settings(client: TestClient, project: Project, query: str = "") -> Any:

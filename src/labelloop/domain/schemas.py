@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 from labelloop.errors import InvalidInputError
 
 __all__ = [
+    "ANSWER_KEYS",
     "LABELLED_TYPES",
     "NAME_PATTERN",
     "PAIRWISE_CHOICES",
@@ -75,7 +76,8 @@ NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_.-]{0,63}"
 MAX_LABEL_LENGTH = 100
 
 _NAME_RE = re.compile(NAME_PATTERN)
-_ANSWER_KEYS = {
+#: The key of each question type's answer object (``{"label": ...}`` for single, ...).
+ANSWER_KEYS = {
     "single": "label",
     "multi": "labels",
     "spans": "spans",
@@ -416,7 +418,7 @@ class LabelSchema:
             answer = value.get(question.name)
             if question.type not in LABELLED_TYPES or not isinstance(answer, Mapping):
                 continue
-            raw = answer.get(_ANSWER_KEYS[question.type])
+            raw = answer.get(ANSWER_KEYS[question.type])
             if question.type == "single":
                 used = [raw] if isinstance(raw, str) else []
             elif question.type == "multi":
@@ -435,7 +437,7 @@ class LabelSchema:
 
 
 def _answer_field(question: Question, answer: Any) -> Any:
-    key = _ANSWER_KEYS[question.type]
+    key = ANSWER_KEYS[question.type]
     if not isinstance(answer, Mapping):
         raise _invalid(question.name, f'answer must be an object like {{"{key}": ...}}, got {_json_type(answer)}')
     extra = [_show(k) for k in answer if k != key]

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from labelloop.api.deps import Registry
+from labelloop.domain.schemas import ANSWER_KEYS
 from labelloop.errors import InvalidInputError, NotFoundError
 from labelloop.governance.sessions import WebSession
 from labelloop.labeling.review import (
@@ -41,15 +42,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 DONE = {"accept": "accepted", "reject": "rejected", "fix": "fixed", "escalate": "escalated to adjudication"}
 #: The form field of a question's answer (``answer.<question name>``).
 FIELD = "answer."
-#: The answer key of each question type (see the label-schema contract).
-ANSWER_KEY = {
-    "single": "label",
-    "multi": "labels",
-    "spans": "spans",
-    "rating": "rating",
-    "pairwise": "choice",
-    "text": "text",
-}
 
 
 def _when(ts: float | None) -> str:
@@ -78,7 +70,7 @@ def drafts_from_value(questions: list[dict[str, Any]], value: dict[str, Any] | N
     for question in questions:
         name, kind = question["name"], question["type"]
         answer = (value or {}).get(name)
-        raw = answer.get(ANSWER_KEY[kind]) if isinstance(answer, dict) else None
+        raw = answer.get(ANSWER_KEYS[kind]) if isinstance(answer, dict) else None
         if kind == "multi":
             out[name] = [str(x) for x in raw] if isinstance(raw, list) else []
         elif kind == "spans":
@@ -156,7 +148,7 @@ def value_from_form(questions: list[dict[str, Any]], form: Any) -> dict[str, Any
                     '[{"start": 0, "end": 5, "label": "PER"}]'
                 ) from None
         else:
-            value[name] = {ANSWER_KEY[kind]: text}
+            value[name] = {ANSWER_KEYS[kind]: text}
     return value
 
 
