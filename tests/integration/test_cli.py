@@ -337,6 +337,12 @@ def test_demo_rounds_run_the_loop_and_resume(tmp_path: Path) -> None:
     # each chosen item keeps its score (None for an item a per-class quota took, whose score is unbounded)
     assert scores and all(s is None or isinstance(s, float) for s in scores)
     assert sum(isinstance(s, float) for s in scores) >= len(scores) / 2
+    # each round's model is recorded with the release it learned from: the dashboard's learning curve
+    with sqlite3.connect(folder / ".labelloop" / "labelloop.db") as db:
+        trained = [json.loads(r[0]) for r in db.execute("SELECT summary FROM quality_runs WHERE kind = 'train'")]
+    assert [(t["trained_from"], t["test_accuracy"]) for t in trained] == [
+        (r["release"], r["accuracy"]) for r in first["rounds"]
+    ]
 
     again = ok_json(run(["demo", "--json", "--rounds", "1", "--budget", "30", "--project-dir", folder], base_env()))
     assert again["rounds"][0]["labels"] == 120  # it continued where the first run stopped

@@ -48,6 +48,7 @@ __all__ = [
     "import_predictions",
     "latest_prediction",
     "record_texts",
+    "record_training",
     "train_baseline",
 ]
 
@@ -251,12 +252,31 @@ def train_baseline(
     with project.store.write() as conn:
         lrepo.upsert_predictions(conn, stored)
         repo.audit(conn, project.id, "train", "model.train", version, model=model_name, trained_on=len(training))
-        # every training is kept with its evaluation: the dashboard's learning curve across releases
-        qrepo.add_quality_run(
-            conn, project_id=project.id, kind="train", started_at=started, actor="train",
-            params={"model": model_name, "seed": seed, "trained_from": result["trained_from"]}, summary=result,
-        )  # fmt: skip
+        _record_training(conn, project, result, started, "train", seed=seed)
     return result
+
+
+def _record_training(
+    conn: Any, project: Project, result: Mapping[str, Any], started: float, actor: str, **params: Any
+) -> None:
+    """Keep a training with its evaluation (the dashboard's learning curve across releases)."""
+    qrepo.add_quality_run(
+        conn, project_id=project.id, kind="train", started_at=started, actor=actor,
+        params={"model": result["model"], "trained_from": result["trained_from"], **params}, summary=dict(result),
+    )  # fmt: skip
+
+
+def record_training(project: Project, result: Mapping[str, Any], *, started: float, actor: str) -> None:
+    """Record a model trained outside :func:`train_baseline` (the demo's, or a team's own) with its evaluation.
+
+    ``result`` holds at least ``model``, ``model_version`` and ``trained_from`` (the release it learned
+    from), and ``test_accuracy`` / ``test_macro_f1`` / ``tested_on`` when it was evaluated.
+    """
+    missing = [k for k in ("model", "model_version", "trained_from") if k not in result]
+    if missing:
+        raise InvalidInputError(f"a training record needs {', '.join(missing)}")
+    with project.store.write() as conn:
+        _record_training(conn, project, result, started, actor)
 
 
 def create_tasks_by_strategy(
