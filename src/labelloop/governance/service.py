@@ -54,6 +54,8 @@ __all__ = [
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 TOKEN_PREFIX = "ll_"
+#: The longest password accepted (the login form refuses longer ones unchecked).
+MAX_PASSWORD = 1024
 
 
 class Role(StrEnum):
@@ -167,8 +169,8 @@ def add_user(
         role_value = Role(role)
     except ValueError:
         raise InvalidInputError(f"unknown role '{role}' (one of: {', '.join(r.value for r in Role)})") from None
-    if password is not None and len(password) < 8:
-        raise InvalidInputError("the password must have at least 8 characters")
+    if password is not None and not 8 <= len(password) <= MAX_PASSWORD:
+        raise InvalidInputError(f"the password must have 8 to {MAX_PASSWORD} characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     password_hash = hash_password(password) if password is not None else None
     with project.store.write() as conn:
@@ -293,6 +295,13 @@ def _forget_cached(user_id: int) -> None:
             _tokens.pop(key, None)
 
 
+def _end_cached_sessions(store: Store, user_id: int) -> None:
+    """Forget the user's verified web sessions in this process (a revoked one or a new role counts at once)."""
+    from labelloop.governance.sessions import forget_user  # sessions imports this module
+
+    forget_user(store, user_id)
+
+
 def list_members(project: Project) -> list[dict[str, Any]]:
     """The project's members, by name: ``name``, ``role``, ``created_at``, ``has_password`` (may log in to
     the web app), ``live_tokens`` (API tokens neither revoked nor expired), ``paused`` (by gold checks)."""
@@ -334,6 +343,7 @@ def set_role(project: Project, name: str, role: str, actor: str = "cli") -> dict
             before=digest_of([name, old]), after=digest_of([name, new.value]),
         )  # fmt: skip
     _forget_cached(int(user["id"]))
+    _end_cached_sessions(project.store, int(user["id"]))
     return {"user": name, "role": new.value, "previous": old, "changed": True}
 
 
@@ -352,4 +362,5 @@ def set_password(project: Project, name: str, password: str, actor: str = "cli")
         repo.set_user_password(conn, int(user["id"]), password_hash)
         ended = repo.revoke_user_sessions(conn, int(user["id"]))
         repo.audit(conn, project.id, actor, "user.password", name, sessions_ended=int(ended or 0))
+    _end_cached_sessions(project.store, int(user["id"]))
     return {"user": name, "sessions_ended": int(ended or 0)}

@@ -34,6 +34,7 @@ __all__ = [
     "authenticate_session",
     "cached_session",
     "check_csrf",
+    "forget_user",
     "log_in",
     "log_out",
 ]
@@ -82,7 +83,14 @@ def _throttled(name: str, now: float) -> bool:
 def _failed(name: str, now: float) -> None:
     with _failures_lock:
         if len(_failures) > 10_000:
-            _failures.clear()
+            # bounded memory, but never by forgetting a name that is throttled now: spraying other names
+            # must not lift a throttle (only expired and below-limit entries go)
+            for key in list(_failures):
+                recent = _failures[key]
+                while recent and now - recent[0] > FAILURE_WINDOW_S:
+                    recent.popleft()
+                if len(recent) < MAX_FAILURES:
+                    del _failures[key]
         _failures.setdefault(name, deque()).append(now)
 
 
@@ -105,8 +113,9 @@ def log_in(store: Store, username: str, password: str, project: str | None = Non
         if verify_password(password, candidate["password_hash"]):
             match = candidate
             break
-    if not candidates:
-        verify_password(password, _DUMMY_HASH)  # the same cost as a real check
+    if not any(c["password_hash"] for c in candidates):
+        # an unknown name, or members without a password (API-only): the same cost as a real check
+        verify_password(password, _DUMMY_HASH)
     if match is None:
         _failed(username, now)
         raise AuthenticationError("wrong user name or password")
@@ -174,6 +183,14 @@ def log_out(store: Store, token: str | None) -> None:
         row = repo.web_session(conn, digest)
         if repo.revoke_web_session(conn, digest) and row is not None:
             repo.audit(conn, int(row["project_id"]), str(row["name"]), "session.logout", str(row["name"]))
+
+
+def forget_user(store: Store, user_id: int) -> None:
+    """Drop a user's verified sessions from this process's cache (after their role or password changed)."""
+    with _cache_lock:
+        entries = _cache.get(store, {})
+        for digest in [d for d, (_at, s) in entries.items() if s.principal.user_id == user_id]:
+            entries.pop(digest, None)
 
 
 def check_csrf(session: WebSession, sent: str | None) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchemyError
 
-from labelloop.errors import ConfigError, MissingDependencyError, StorageError
+from labelloop.errors import ConfigError, InvalidInputError, MissingDependencyError, StorageError
 
 __all__ = ["Store"]
 
@@ -98,6 +98,8 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 yield conn
+        except DataError as exc:
+            raise _refused_value(exc) from exc
         except OperationalError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
 
@@ -109,6 +111,8 @@ class Store:
                 conn = raw.execution_options(sqlite_begin="DEFERRED")
                 with conn.begin():
                     yield conn
+        except DataError as exc:
+            raise _refused_value(exc) from exc
         except OperationalError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
 
@@ -151,3 +155,10 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _refused_value(exc: DataError) -> InvalidInputError:
+    """A value the database refused (a NUL character in text on PostgreSQL, a number out of range): the
+    caller's input, so a 4xx with the database's own first line, not a storage failure."""
+    first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "invalid value"
+    return InvalidInputError(f"a value the store cannot hold: {first}")

@@ -23,7 +23,7 @@ from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.governance.service import require
 from labelloop.labeling.schemas import current_version
 from labelloop.learning.service import latest_prediction
-from labelloop.ui.web import CurrentSession, PageRoute, member, render
+from labelloop.ui.web import MAX_ID, CurrentSession, PageRoute, member, render
 
 __all__ = ["SKIP_REASONS", "router"]
 
@@ -66,7 +66,7 @@ def suggestion(
     project: str,
     principal: CurrentPrincipal,
     registry: Registry,
-    record_id: Annotated[int, Query(ge=1)],
+    record_id: Annotated[int, Query(ge=1, le=MAX_ID)],
 ) -> dict[str, Any]:
     """``{"suggestion": {question, model, model_version, label, probability, probs} | null}`` for a record."""
     require(principal, "queue.work", project)

@@ -31,7 +31,7 @@ from labelloop.ingest.quarantine import (
     quarantine_reasons,
 )
 from labelloop.project import Project
-from labelloop.ui.web import CurrentSession, PageRoute, check_form_csrf, member, render, see_other
+from labelloop.ui.web import CurrentSession, PageRoute, check_form_csrf, id_or_none, member, render, see_other
 
 __all__ = ["flash_of", "router"]
 
@@ -46,9 +46,10 @@ _FAILED = re.compile(r"^([A-Za-z0-9_.-]{1,64}):(\d{1,6})$")
 def _number(raw: str | None, what: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = id_or_none(raw, high)
+    if value is None or value < low:
         raise InvalidInputError(f"{what} must be a whole number from {low} to {high}, got '{raw[:20]}'")
-    return int(raw)
+    return value
 
 
 def _when(ts: float | None) -> str:
@@ -67,13 +68,13 @@ def flash_of(query: dict[str, str]) -> str | None:
     arbitrary text into the page's status message.
     """
     if "run" in query and query.get("run_decision") in ("release", "drop"):
-        run, records = query["run"], query.get("records", "")
-        if run.isdigit() and records.isdigit():
+        run, records = id_or_none(query["run"]), id_or_none(query.get("records"))
+        if run is not None and records is not None:
             verb = "Released" if query["run_decision"] == "release" else "Dropped"
-            return f"{verb} run {int(run)}: {_plural(int(records), 'record')}."
+            return f"{verb} run {run}: {_plural(records, 'record')}."
         return None
-    released, dropped = query.get("released", ""), query.get("dropped", "")
-    if not (released.isdigit() and dropped.isdigit()):
+    released, dropped = id_or_none(query.get("released")), id_or_none(query.get("dropped"))
+    if released is None or dropped is None:
         return None
     failing: list[tuple[str, int]] = []
     for part in filter(None, query.get("failed", "").split(",")):
@@ -82,7 +83,7 @@ def flash_of(query: dict[str, str]) -> str | None:
             failing.append((found.group(1), int(found.group(2))))
     total = sum(n for _, n in failing)
     still = f"{total} still failing" + (f" ({', '.join(f'{c}: {n}' for c, n in failing)})" if failing else "")
-    return f"{int(released)} released, {still}, {int(dropped)} dropped."
+    return f"{released} released, {still}, {dropped} dropped."
 
 
 def _page_url(project: str, nav: dict[str, Any], result: dict[str, str] | None = None) -> str:
@@ -152,9 +153,10 @@ async def _refused(
 def _ids(form: Any) -> list[int]:
     out: list[int] = []
     for raw in form.getlist("ids"):
-        if not isinstance(raw, str) or not raw.isdigit():
+        value = id_or_none(raw)
+        if value is None:
             raise InvalidInputError("a selected row is not a record id")
-        out.append(int(raw))
+        out.append(value)
     return out
 
 
@@ -164,9 +166,10 @@ def _decision(form: Any) -> tuple[str, list[int]]:
     one = form.get("row")
     if isinstance(one, str) and one:
         decision, _, rid = one.partition(":")
-        if not rid.isdigit():
+        value = id_or_none(rid)
+        if value is None:
             raise InvalidInputError("the row to decide on is not a record id")
-        ids = [int(rid)]
+        ids = [value]
     else:
         action = form.get("action")
         decision = action if isinstance(action, str) else ""
@@ -218,15 +221,14 @@ async def run_decide(
     form = await request.form()
     check_form_csrf(session, form)
     decision = form.get("decision")
+    run = id_or_none(run_id)
     try:
-        if not run_id.isdigit():
+        if run is None:
             raise InvalidInputError("the run is not a run id")
         if decision not in ("release", "drop"):
             raise InvalidInputError("choose Release run or Drop run")
-        result = await run_in_threadpool(
-            decide_held_run, target, int(run_id), str(decision), f"user:{session.principal.name}"
-        )
+        result = await run_in_threadpool(decide_held_run, target, run, str(decision), f"user:{session.principal.name}")
     except (InvalidInputError, ConflictError) as exc:
         return await _refused(request, session, project, target, {}, exc)
-    flash = {"run": str(int(run_id)), "run_decision": str(decision), "records": str(result["records"])}
+    flash = {"run": str(run), "run_decision": str(decision), "records": str(result["records"])}
     return see_other(_page_url(project, {}, flash))

@@ -32,7 +32,7 @@ from labelloop.labeling.review import (
     review_item,
 )
 from labelloop.project import Project
-from labelloop.ui.web import CurrentSession, PageRoute, check_form_csrf, member, render, see_other
+from labelloop.ui.web import CurrentSession, PageRoute, check_form_csrf, id_or_none, member, render, see_other
 
 __all__ = ["drafts_from_form", "drafts_from_value", "router", "value_from_form"]
 
@@ -54,10 +54,10 @@ def _str(form: Any, name: str) -> str:
 
 
 def _int(form: Any, name: str, what: str) -> int:
-    raw = _str(form, name)
-    if not raw.isdigit():
+    value = id_or_none(_str(form, name))
+    if value is None:
         raise InvalidInputError(f"{what} is missing or not a number")
-    return int(raw)
+    return value
 
 
 def drafts_from_value(questions: list[dict[str, Any]], value: dict[str, Any] | None) -> dict[str, Any]:
@@ -142,9 +142,10 @@ def value_from_form(questions: list[dict[str, Any]], form: Any) -> dict[str, Any
         elif kind == "spans":
             try:
                 value[name] = {"spans": json.loads(text)}
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
+                why = exc if isinstance(exc, ValueError) else "nested too deep"
                 raise InvalidInputError(
-                    f"question '{name}': the spans are not valid JSON ({exc}); write a list like "
+                    f"question '{name}': the spans are not valid JSON ({why}); write a list like "
                     '[{"start": 0, "end": 5, "label": "PER"}]'
                 ) from None
         else:
@@ -205,9 +206,9 @@ def review_page(request: Request, project: str, session: CurrentSession, registr
     """The next annotation due for review, with its record and the task's other answers."""
     target = member(registry, session, project, "review.decide")
     flash = None
-    done, annotation = request.query_params.get("done", ""), request.query_params.get("annotation", "")
-    if done in DONE and annotation.isdigit():
-        flash = f"Annotation {int(annotation)} {DONE[done]}."
+    done, annotation = request.query_params.get("done", ""), id_or_none(request.query_params.get("annotation"))
+    if done in DONE and annotation is not None:
+        flash = f"Annotation {annotation} {DONE[done]}."
     item = review_item(target, session.principal)
     return _review_page(request, session, project, target, item, flash=flash)
 
@@ -280,8 +281,8 @@ def _adjudicate_page(
 def adjudicate_page(request: Request, project: str, session: CurrentSession, registry: Registry) -> HTMLResponse:
     """The next task waiting for adjudication, every answer side by side."""
     target = member(registry, session, project, "adjudicate")
-    done = request.query_params.get("done", "")
-    flash = f"Task {int(done)} settled." if done.isdigit() else None
+    done = id_or_none(request.query_params.get("done"))
+    flash = f"Task {done} settled." if done is not None else None
     item = adjudication_item(target, session.principal)
     return _adjudicate_page(request, session, project, target, item, flash=flash)
 
@@ -302,8 +303,8 @@ async def adjudicate_submit(request: Request, project: str, session: CurrentSess
                 raise NotFoundError(f"task {task_id} not found")
             value = value_from_form(item["questions"], form)
             await run_in_threadpool(adjudicate, target, session.principal, task_id, value, reason)
-        elif use.isdigit():
-            await run_in_threadpool(adjudicate_with_answer, target, session.principal, task_id, int(use), reason)
+        elif (answer_id := id_or_none(use)) is not None:
+            await run_in_threadpool(adjudicate_with_answer, target, session.principal, task_id, answer_id, reason)
         else:
             raise InvalidInputError("use one of the answers or write the final value")
     except InvalidInputError as exc:

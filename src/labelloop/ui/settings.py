@@ -44,6 +44,8 @@ DIFF_ITEMS = 20
 #: What a user can get wrong in a form: shown on the page with its status.
 USER_ERRORS = (InvalidInputError, ConflictError, NotFoundError, ConfigError)
 ROLES = [r.value for r in Role]
+#: The longest password the login form takes (``governance.sessions.log_in``).
+MAX_PASSWORD = 1024
 
 
 def _when(epoch: float | None) -> str:
@@ -57,9 +59,12 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _flash(query: dict[str, str]) -> str | None:
-    """The message after an action, built here from a code (a link cannot make the page say anything)."""
+def _flash(query: dict[str, str], members: set[str]) -> str | None:
+    """The message after an action, built here from a code (a link cannot make the page say anything:
+    a name is shown only when it is one of ``members``, the project's members)."""
     done, name = query.get("done"), query.get("name", "")
+    if done in ("added", "role", "role-same", "revoked", "password") and name not in members:
+        return None
     role = query.get("role") if query.get("role") in ROLES else None
     if done == "added" and role:
         return f"Added {name} as {role}."
@@ -94,6 +99,7 @@ def _context(
 ) -> dict[str, Any]:
     """Everything the page shows (runs in a worker thread: it reads the store)."""
     admin = allowed(session.principal, "users.manage")
+    members = list_members(target) if admin else []
     releases = list_releases(target)
     diff = None
     diff_error = None
@@ -103,11 +109,11 @@ def _context(
         diff_error = exc.message
     return {
         "active": "settings",
-        "flash": _flash(query),
+        "flash": _flash(query, {m["name"] for m in members}),
         "errors": errors,
         "form": form,
         "show_members": admin,
-        "members": list_members(target) if admin else [],
+        "members": members,
         "roles": ROLES,
         "can_publish": allowed(session.principal, "schema.publish"),
         "versions": schema_versions(target),
@@ -168,6 +174,8 @@ async def add_member(request: Request, project: str, session: CurrentSession, re
     try:
         if not form.get("password"):
             raise InvalidInputError("give the new member an initial password (at least 8 characters)")
+        if len(form["password"]) > MAX_PASSWORD:  # the login form refuses longer ones (as set_password does)
+            raise InvalidInputError(f"the password must have at most {MAX_PASSWORD} characters")
         await run_in_threadpool(add_user, target, name, role, form["password"], _actor(session))
     except USER_ERRORS as exc:
         kept = {"name": name, "role": role}

@@ -26,15 +26,17 @@ from starlette.concurrency import run_in_threadpool
 
 from labelloop import __version__
 from labelloop.api.deps import Registry
-from labelloop.errors import HTTP_STATUS, AuthenticationError, LabelloopError, lookup
+from labelloop.errors import HTTP_STATUS, AuthenticationError, InvalidInputError, LabelloopError, lookup
 from labelloop.governance.service import Principal, allowed, require
 from labelloop.governance.sessions import COOKIE, WebSession, authenticate_session, cached_session, check_csrf
 from labelloop.project import Project
 
 __all__ = [
+    "MAX_ID",
     "CurrentSession",
     "PageRoute",
     "check_form_csrf",
+    "id_or_none",
     "markdown",
     "member",
     "page_session",
@@ -85,6 +87,7 @@ class PageRoute(APIRoute):
 
         async def page(request: Request) -> Response:
             try:
+                await _refuse_nul(request)
                 return await handler(request)
             except AuthenticationError as exc:
                 if request.method == "GET":
@@ -96,6 +99,17 @@ class PageRoute(APIRoute):
                 return error_page(request, status, _TITLES.get(status, "Something is wrong"), exc.message)
 
         return page
+
+
+async def _refuse_nul(request: Request) -> None:
+    """A NUL character in the path, the query or a form field is refused (422) before any route reads it:
+    PostgreSQL cannot store or even compare text holding one (the driver raises, a 500)."""
+    values: list[Any] = [request.scope.get("path", ""), *request.query_params.values()]
+    kind = request.headers.get("content-type", "")
+    if request.method == "POST" and kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        values += [v for _, v in (await request.form()).multi_items()]  # parsed once: the route gets the same form
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        raise InvalidInputError("the request holds a NUL character, which no field may contain")
 
 
 _TITLES = {400: "Check the input", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Check the input"}
@@ -126,6 +140,22 @@ def member(registry: Registry, session: WebSession, project: str, permission: st
     """The open project, once the session's user is a member with ``permission`` (else 403)."""
     require(session.principal, permission, project)
     return registry.get(project)
+
+
+#: The largest id a form field or a link may name: ids are signed 64-bit integers in the store.
+MAX_ID = 2**63 - 1
+
+
+def id_or_none(raw: object, high: int = MAX_ID) -> int | None:
+    """``raw`` (a form field or query value) as a whole number from 0 to ``high``; None otherwise.
+
+    Only ASCII digits count: ``str.isdigit`` also says yes to "²", which ``int`` refuses, and a
+    number beyond ``high`` is refused here rather than overflowing the database driver.
+    """
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value <= high else None
 
 
 def check_form_csrf(session: WebSession, form: Any) -> None:
