@@ -11,10 +11,11 @@ on this kind of machine: 100,000 tasks to JSON in 209 s and 675 MB).
 The project is built by bulk SQL, not through the queue (queue_bench measures that): records with a
 JSON payload (id, text of ~120 characters, user) in ingest batches of 10,000 with their run and
 stage log, one complete task per record and one final label per task (majority vote, 3 annotation
-ids, confidence). Then each measured step runs in a fresh child process that reports its wall time
-and its peak RSS (``VmHWM`` of ``/proc/self/status``): ``release create`` (snapshot, splits, row
-hashes, manifest), ``export --format parquet`` and ``export --format jsonl`` (each streams pages,
-rebuilds and verifies every row against the manifest, writes a temporary file and renames it).
+ids, confidence). Then each measured step runs in a fresh child process that reports its wall time,
+the CPU time of all its threads (``cpu_s``; the database server's is not in it) and its peak RSS
+(``VmHWM`` of ``/proc/self/status``): ``release create`` (snapshot, splits, row hashes, manifest),
+``export --format parquet`` and ``export --format jsonl`` (each streams pages, rebuilds and
+verifies every row against the manifest, writes a temporary file and renames it).
 The parent then checks the files: the row count, and the manifest hash recomputed from the file's
 rows (every row's hash) equal to the release's. SQLite always; PostgreSQL on a fresh schema
 (dropped afterwards) when ``LABELLOOP_TEST_DATABASE_URL`` is set. The load average is reported:
@@ -159,16 +160,16 @@ from labelloop.releases import service
 
 folder, url, step, out = sys.argv[2], sys.argv[3] or None, sys.argv[4], sys.argv[5]
 project = open_project(Path(folder), Settings(database_url=url))
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 if step == "create":
     result = service.create_release(project, "bench", actor="bench")
     result = {k: result[k] for k in ("records", "manifest_sha256", "splits")}
 else:
     result = service.export_release(project, "bench", fmt=step, out=Path(out))
-seconds = time.perf_counter() - started
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 status = Path("/proc/self/status").read_text()
 hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
-print(json.dumps({"seconds": round(seconds, 2), "peak_rss_mb": round(hwm / 1024, 1), **result}))
+print(json.dumps({"seconds": round(seconds, 2), "cpu_s": round(cpu, 2), "peak_rss_mb": round(hwm / 1024, 1), **result}))
 """
 
 

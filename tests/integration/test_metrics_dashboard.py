@@ -352,7 +352,13 @@ def test_known_answers_on_constructed_times(make_project: ProjectFactory) -> Non
     assert comp["adjudicated_share"] == 0.0
 
     cov = found["coverage"]["by_source"]
-    assert cov["email"] == {"labeled": len(email_done), "accepted": 4, "coverage": len(email_done) / 4}
+    assert cov["email"] == {
+        "labeled": len(email_done),
+        "accepted": 4,
+        "coverage": len(email_done) / 4,
+        "target": None,
+        "met": None,
+    }
     assert found["coverage"]["targets"] is None and "No coverage targets" in found["coverage"]["targets_note"]
 
     through = found["throughput"]

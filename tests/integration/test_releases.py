@@ -48,9 +48,16 @@ def labeled_project(make_project: ProjectFactory, n: int = 30) -> Project:
     return project
 
 
-def add_and_label(project: Project, start: int, n: int, people: list[Any] | None = None) -> None:
-    """Push records ``r{start}..``, label them (the record number picks its label), aggregate."""
-    rows = [{"id": f"r{i}", "text": f"article number {i} about {LABELS[i % 5]}"} for i in range(start, start + n)]
+def add_and_label(
+    project: Project, start: int, n: int, people: list[Any] | None = None, subject: str | None = None
+) -> None:
+    """Push records ``r{start}..`` (of data subject ``subject``), label them (the record number picks its label),
+    aggregate."""
+    rows: list[dict[str, Any]] = [
+        {"id": f"r{i}", "text": f"article number {i} about {LABELS[i % 5]}"} for i in range(start, start + n)
+    ]
+    if subject is not None:
+        rows = [{**row, "user": subject} for row in rows]
     assert push_records(project, orjson.dumps(rows))["new"] == n
     if people is None:
         people = [principal(project, f"{name}{start}") for name in PEOPLE]
@@ -243,6 +250,53 @@ def test_export_round_trip_verifies_every_row(make_project: ProjectFactory, tmp_
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+AWKWARD = [
+    'quotes " and "," and \\"escaped\\"',
+    "commas, semicolons; tabs\tand\nnew\r\nlines",
+    "backslash at the end \\",
+    "control \x01\x02\x1f and del \x7f",
+    "unicode é 中文 🎉 \u2028 end",
+    '{"looks": "like json", "n": [1, 2]}',
+    "NULL",
+]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_export_keeps_every_byte_of_awkward_values(make_project: ProjectFactory, tmp_path: Path, fmt: str) -> None:
+    """What PostgreSQL's CSV, Arrow's parser and the column-wise JSON must carry through unchanged."""
+    project = make_project(quality_config(overlap=3, k_max=3, agreement="threshold", agreement_threshold=0.01))
+    big = "a payload kept in the blob store " * 2500  # over the 64 KiB threshold
+    rows = [{"id": f'r{i} "{text[:3]}"', "text": text} for i, text in enumerate([*AWKWARD, big])]
+    assert push_records(project, orjson.dumps(rows))["new"] == len(rows)
+    create_tasks(project, overlap=3, k_max=3)
+    label_all(project, [principal(project, name) for name in PEOPLE], lambda _p, rid: LABELS[rid % 5])
+    quality.aggregate(project, method="majority")
+    service.create_release(project, "v1")
+    with project.store.read() as conn:
+        stored = {
+            int(r[0]): (r[1], r[2], r[3])
+            for r in conn.execute(text("SELECT id, external_id, payload, blob_ref FROM records"))
+        }
+    assert sum(1 for _, payload, ref in stored.values() if payload is None and ref) == 1  # one is in the blob store
+    out = tmp_path / f"v1.{fmt}"
+    done = service.export_release(project, "v1", fmt=fmt, out=out, page_size=4)
+    assert done["records"] == len(rows)
+    exported = rows_of(out, fmt)
+    manifest = manifest_rows(project, "v1")
+    for row in exported:
+        external_id, payload, ref = stored[row["record_id"]]
+        assert row["external_id"] == external_id
+        assert row["payload"] == (payload if payload is not None else project.blobs.get(ref).decode())
+        assert row["text"] == orjson.loads(row["payload"])["text"]
+        assert row_hash([row[c] for c in HASHED_COLUMNS]) == manifest[row["record_id"]]
+    texts = "".join(r["text"] for r in exported)  # what ingestion kept of them is still awkward
+    assert all(c in texts for c in ('","', "\\", "\n", "\x01", "\x7f", "中文", "NULL"))
+    if fmt == "jsonl":  # each line is what orjson writes for the row
+        for line, row in zip(out.read_bytes().splitlines(), exported, strict=True):
+            expected = {**row, "annotation_ids": orjson.Fragment(orjson.dumps(row["annotation_ids"]))}
+            assert line == orjson.dumps(expected)
+
+
 def test_parquet_loads_with_hugging_face_datasets_offline(
     make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,6 +328,67 @@ def test_export_refuses_rows_that_no_longer_match_the_manifest(make_project: Pro
     assert list(tmp_path.iterdir()) == [p for p in tmp_path.iterdir() if p.name != "v1.jsonl"]
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
     assert service.release_row(project, "v1", record_ids(project)[3])["verified"] is False
+
+
+def erase_subject(project: Project, subject: str, style: str) -> None:
+    """What erasing a data subject does to their records, in the two forms it may take (a stand-in for
+    governance's erasure): the rows are deleted, or kept as tombstones with their content removed."""
+    with project.store.write() as conn:
+        if style == "row deleted":
+            conn.execute(text("DELETE FROM records WHERE subject_id = :s"), {"s": subject})
+        else:
+            conn.execute(
+                text(
+                    "UPDATE records SET status = 'deleted', payload = NULL, blob_ref = NULL, subject_id = NULL "
+                    "WHERE subject_id = :s"
+                ),
+                {"s": subject},
+            )
+
+
+@pytest.mark.parametrize("style", ["row deleted", "content erased"])
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_erasure_wins_the_export_leaves_erased_rows_out_and_still_verifies(
+    make_project: ProjectFactory, tmp_path: Path, fmt: str, style: str
+) -> None:
+    project = labeled_project(make_project, 10)
+    add_and_label(project, 10, 2, subject="alice")
+    release = service.create_release(project, "v1")
+    ids = record_ids(project)
+    external = external_ids(project)
+    with project.store.read() as conn:
+        gone = {int(r[0]) for r in conn.execute(text("SELECT id FROM records WHERE subject_id = 'alice'"))}
+    assert len(gone) == 2 and release["records"] == 12
+    erase_subject(project, "alice", style)  # after the release
+    out = tmp_path / f"v1.{fmt}"
+    seen: list[tuple[int, int]] = []
+    done = service.export_release(
+        project, "v1", fmt=fmt, out=out, page_size=5, progress=lambda a, b: seen.append((a, b))
+    )
+    assert done["records"] == 10 and done["erased_rows"] == 2 and seen[-1] == (12, 12)
+    rows = rows_of(out, fmt)
+    assert [r["record_id"] for r in rows] == sorted(set(ids) - gone)
+    assert not {external[i] for i in gone} & {r["external_id"] for r in rows}
+    # every remaining row verifies, and with the hashes the release stored for the erased rows the
+    # manifest is still whole
+    manifest = manifest_rows(project, "v1")
+    in_file = {r["record_id"]: row_hash([r[c] for c in HASHED_COLUMNS]) for r in rows}
+    assert all(digest == manifest[rid] for rid, digest in in_file.items())
+    hasher = ManifestHasher(release["params"])
+    for rid in sorted(manifest):
+        hasher.add(rid, in_file.get(rid, manifest[rid]))
+    assert hasher.hexdigest() == release["manifest_sha256"]
+    if fmt == "parquet":
+        assert pq.read_metadata(out).metadata[b"labelloop.erased_rows"] == b"2"
+    shown = service.release_row(project, "v1", min(gone))
+    assert shown["erased"] is True and shown["verified"] is False and shown["row"]["payload"] is None
+    assert service.release_row(project, "v1", ids[3])["erased"] is False
+    # nothing erased: nothing left out, and no erasure metadata in the file
+    service.create_release(project, "v2")
+    again = service.export_release(project, "v2", fmt=fmt, out=tmp_path / f"v2.{fmt}")
+    assert again["records"] == 10 and again["erased_rows"] == 0
+    if fmt == "parquet":
+        assert b"labelloop.erased_rows" not in pq.read_metadata(tmp_path / "v2.parquet").metadata
 
 
 _KILL_SCRIPT = textwrap.dedent(
@@ -320,8 +435,10 @@ def test_kill_9_during_export_leaves_no_file_at_the_target(
     child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
     assert not out.exists()  # nothing partial at the target...
-    done = service.export_release(project, "v1", fmt=fmt, out=out)  # ...and the export simply runs again
+    done = service.export_release(project, "v1", fmt=fmt, out=out)  # ...and the export simply runs again,
     assert done["records"] == 15 and len(rows_of(out, fmt)) == 15
+    assert done["removed_parts"] == [parts[0].name]  # removing what the killed one left behind
+    assert [p.name for p in out_dir.iterdir()] == [out.name]
 
 
 # -- lineage, API, CLI -------------------------------------------------------------------------------------------------
@@ -360,6 +477,7 @@ def test_lineage_both_ways_over_the_api(make_project: ProjectFactory, tmp_path: 
             "/api/v1/projects/tickets/releases/v1/export", params={"format": "parquet"}, headers=token
         )
         assert download.status_code == 200 and download.headers["x-labelloop-records"] == "10"
+        assert download.headers["x-labelloop-erased-rows"] == "0"
         path = tmp_path / "down.parquet"
         path.write_bytes(download.content)
         assert file_sha256(path) == download.headers["x-labelloop-sha256"] and pq.read_table(path).num_rows == 10
@@ -411,7 +529,7 @@ def test_cli_json_keys(make_project: ProjectFactory, tmp_path: Path, db_url: str
     for fmt in ("parquet", "jsonl"):
         out = tmp_path / f"cli.{fmt}"
         exported = run("export", "v1", "--format", fmt, "--out", str(out), "--json")
-        assert exported.keys() >= {"path", "records", "sha256"}
+        assert exported.keys() >= {"path", "records", "sha256", "erased_rows"}
         assert exported["records"] == 10 and exported["sha256"] == file_sha256(out)
     bad = run("export", "v1", "--format", "csv", "--out", str(tmp_path / "x.csv"), code=1)
     assert "unknown export format" in bad.output

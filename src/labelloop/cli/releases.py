@@ -38,8 +38,20 @@ def create_cmd(
     salt: Annotated[
         str | None, typer.Option("--salt", help="keys the split hash (default: the last release's)")
     ] = None,
+    stratify: Annotated[
+        bool | None,
+        typer.Option(
+            "--stratify/--no-stratify",
+            help="keep each class of the main question in the split ratios (new items only; released ones keep "
+            "their split); default: the last release's choice",
+        ),
+    ] = None,
     allow_resplit: Annotated[
-        bool, typer.Option("--allow-resplit", help="allow moving earlier validation/test records into train")
+        bool,
+        typer.Option(
+            "--allow-resplit",
+            help="allow moving earlier validation/test records into train (with --stratify: assign every item afresh)",
+        ),
     ] = False,
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
@@ -48,7 +60,7 @@ def create_cmd(
     from labelloop.releases.service import create_release
 
     result = create_release(
-        open_dir(project_dir), name, train=train, validation=validation, test=test, salt=salt,
+        open_dir(project_dir), name, train=train, validation=validation, test=test, salt=salt, stratify=stratify,
         allow_resplit=allow_resplit, actor=actor(),
     )  # fmt: skip
     emit(
@@ -141,7 +153,10 @@ def export_cmd(
     project_dir: ProjectDir = Path(),
     as_json: JsonOut = False,
 ) -> None:
-    """Write a release with its lineage columns, streaming, verified row by row against its manifest."""
+    """Write a release with its lineage columns, streaming, verified row by row against its manifest.
+
+    Rows whose record was erased since the release are left out (and counted as ``erased_rows``).
+    """
     from labelloop.releases.service import export_release
 
     project = open_dir(project_dir)
@@ -154,10 +169,10 @@ def export_cmd(
             project, release, fmt=fmt, out=out_path,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )  # fmt: skip
-    emit(
-        result,
-        as_json,
-        lambda d: out.print(
-            f"{d['records']:,} records of {d['release']} written to {d['path']} (sha256 {d['sha256']})"
-        ),
-    )
+
+    def human(d: dict[str, Any]) -> None:
+        out.print(f"{d['records']:,} records of {d['release']} written to {d['path']} (sha256 {d['sha256']})")
+        if d["erased_rows"]:
+            out.print(f"{d['erased_rows']:,} rows left out: their records were erased since the release")
+
+    emit(result, as_json, human)

@@ -22,6 +22,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from labelloop.releases.encode import concatenated
 
 __all__ = [
     "COLUMNS",
@@ -131,6 +135,22 @@ class ManifestHasher:
         self._sha.update("".join([f"{rid}\t{digest}\n" for rid, digest in rows]).encode())
         self._last = rows[-1][0]
         self.rows += len(rows)
+
+    def add_arrays(self, record_ids: pa.Array, row_hashes: pa.Array) -> None:
+        """Add a page given as Arrow arrays (int64 record ids, ascending; hex row hashes), without a Python loop."""
+        if len(record_ids) != len(row_hashes):
+            raise ValueError("one row hash per record id")
+        if len(record_ids) == 0:
+            return
+        if record_ids.null_count or row_hashes.null_count:
+            raise ValueError("manifest rows need a record id and a row hash")
+        ids = record_ids.to_numpy()
+        if ids[0] <= self._last or (len(ids) > 1 and not (ids[1:] > ids[:-1]).all()):
+            raise ValueError(f"manifest rows must ascend by record id (page from {ids[0]} after {self._last})")
+        lines = pc.binary_join_element_wise(pc.cast(record_ids, pa.string()), "\t", row_hashes, "\n", "")
+        self._sha.update(concatenated(lines))
+        self._last = int(ids[-1])
+        self.rows += len(ids)
 
     def hexdigest(self) -> str:
         """The manifest hash so far."""

@@ -1,22 +1,31 @@
 """Repository functions of releases: the release rows, the pages a release is cut from, exported and
 diffed by. Each takes an open connection and never commits. Bulk reads go through the driver's
-cursor (a SQLAlchemy row object per row was most of an export's time) and page by keyset."""
+cursor (a SQLAlchemy row object per row was most of an export's time) and page by keyset; an
+export reads Arrow batches (:func:`export_pages`)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
-from typing import Any
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import Connection, func, insert, select, update
 
+from labelloop.errors import StorageError
 from labelloop.store.repo import driver_cursor
 from labelloop.store.tables import ingest_batches, release_rows, releases
 
 __all__ = [
+    "ERASED_STATUSES",
+    "EXPORT_SCHEMA",
+    "LIVE_STATUSES",
     "ROW_COLUMNS",
+    "ExportPage",
     "add_release",
     "add_release_rows",
+    "analyze_rows",
     "batch_lineage",
     "diff_page",
     "export_page",
@@ -27,6 +36,7 @@ __all__ = [
     "list_releases",
     "moved_into_train",
     "release_row",
+    "release_splits",
     "releases_of_record",
 ]
 
@@ -38,6 +48,8 @@ ROW_COLUMNS = (
 
 #: Records a release may hold (not deleted, withdrawn, held or quarantined).
 LIVE_STATUSES = ("accepted", "duplicate", "near_duplicate")
+#: Statuses of a released record whose content was erased since (an export leaves its row out).
+ERASED_STATUSES = ("deleted",)
 
 
 def _mark(conn: Connection) -> str:
@@ -127,83 +139,156 @@ def batch_lineage(conn: Connection, batch_ids: Sequence[int]) -> dict[int, tuple
     return found
 
 
-# The hashed columns first, in ``releases.manifest.HASHED_COLUMNS`` order, then the row hash and the
-# derived columns; the text field is read in SQL so that no payload is parsed in Python.
-_EXPORT_SQL = (
+#: The columns of an export page (:func:`export_page`, :func:`export_pages`): the hashed ones first, in
+#: ``releases.manifest.HASHED_COLUMNS`` order, then the row hash, the derived columns kept in the release
+#: and what says whether the record is still there (``blob_ref``: its payload is in the blob store;
+#: ``status``: None when its row is gone). The record's text field is not read here: Arrow reads it out
+#: of a page's payloads at once (in SQL it cost more than the rest of the row on PostgreSQL).
+EXPORT_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.int64()),
+        ("external_id", pa.string()),
+        ("payload", pa.string()),
+        ("split", pa.string()),
+        ("labels", pa.string()),
+        ("aggregation", pa.string()),
+        ("source", pa.string()),
+        ("source_key", pa.string()),
+        ("ingest_run_id", pa.int64()),
+        ("batch_id", pa.int64()),
+        ("stages", pa.string()),
+        ("schema_version", pa.int32()),
+        ("row_sha256", pa.string()),
+        ("label", pa.string()),
+        ("method", pa.string()),
+        ("confidence", pa.float64()),
+        ("annotation_ids", pa.string()),
+        ("blob_ref", pa.string()),
+        ("selection", pa.string()),
+        ("status", pa.string()),
+    ]
+)
+
+_EXPORT_SELECT = (
     "SELECT rr.record_id, r.external_id, r.payload, rr.split, rr.labels, rr.aggregation, s.name, r.source_key, "
-    "b.run_id, r.batch_id, b.stages, rr.schema_version, rr.row_sha256, {text}, rr.label, rr.method, rr.confidence, "
-    "rr.annotation_ids, r.blob_ref, rr.selection "
+    "b.run_id, r.batch_id, b.stages, rr.schema_version, rr.row_sha256, rr.label, rr.method, rr.confidence, "
+    "rr.annotation_ids, r.blob_ref, rr.selection, r.status "
     "FROM release_rows rr LEFT JOIN records r ON r.id = rr.record_id LEFT JOIN sources s ON s.id = r.source_id "
     "LEFT JOIN ingest_batches b ON b.id = r.batch_id "
-    "WHERE rr.release_id = ? AND rr.record_id > ? ORDER BY rr.record_id LIMIT ?"
 )
-_TEXT_SQLITE = "CASE WHEN json_type(r.payload, ?) = 'text' THEN json_extract(r.payload, ?) END"
-_TEXT_PG = "CASE WHEN json_typeof(r.payload::json -> ?::text) = 'string' THEN r.payload::json ->> ?::text END"
-# PostgreSQL streams the whole release through one server-side cursor: keyset pages of a four-table
-# join were planned as a scan of the records per page (1M rows: 99 s against 18 s on SQLite).
-_STREAM_SQL_PG = (
-    "SELECT rr.record_id, r.external_id, r.payload, rr.split, rr.labels, rr.aggregation, s.name, r.source_key, "
-    "b.run_id, r.batch_id, b.stages, rr.schema_version, rr.row_sha256, {text}, rr.label, rr.method, rr.confidence, "
-    "rr.annotation_ids, r.blob_ref, rr.selection "
-    "FROM release_rows rr LEFT JOIN records r ON r.id = rr.record_id LEFT JOIN sources s ON s.id = r.source_id "
-    "LEFT JOIN ingest_batches b ON b.id = r.batch_id "
-    "WHERE rr.release_id = %s ORDER BY rr.record_id"
+_EXPORT_SQL = _EXPORT_SELECT + "WHERE rr.release_id = ? AND rr.record_id > ? ORDER BY rr.record_id LIMIT ?"
+# PostgreSQL streams the whole release out of one ordered query, as CSV through COPY that Arrow's
+# CSV reader parses: keyset pages of a four-table join were planned as a scan of the records per
+# page (1M rows: 99 s), and a server-side cursor spent ~3 us a row turning values into Python objects.
+_STREAM_SQL_PG = _EXPORT_SELECT + "WHERE rr.release_id = %s ORDER BY rr.record_id"
+_EXPORT_CACHE_KIB = -4096  # SQLite's page cache while a release is exported (negative: KiB)
+_CSV_PARSE = pacsv.ParseOptions(newlines_in_values=True)
+# PostgreSQL's CSV: NULL is an empty unquoted field, an empty string is "".
+_CSV_CONVERT = pacsv.ConvertOptions(
+    column_types=EXPORT_SCHEMA, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False
 )
-_TEXT_PG_STREAM = "CASE WHEN json_typeof(r.payload::json -> %s::text) = 'string' THEN r.payload::json ->> %s::text END"
 
 
-def export_page(
-    conn: Connection, release_id: int, *, after: int, limit: int, text_field: str | None
-) -> list[tuple[Any, ...]]:
-    """Rows of a release after record ``after`` with their records' data and lineage (None when erased).
+def _export_batch(rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
+    """Driver rows in :data:`EXPORT_SCHEMA` order as one Arrow batch."""
+    if not rows:
+        return pa.RecordBatch.from_pylist([], schema=EXPORT_SCHEMA)
+    try:
+        by_column = zip(*rows, strict=True)
+        columns = [pa.array(values, type=f.type) for values, f in zip(by_column, EXPORT_SCHEMA, strict=True)]
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise StorageError(f"a release row holds a value of an unexpected type: {exc}") from exc
+    return pa.RecordBatch.from_arrays(columns, schema=EXPORT_SCHEMA)
 
-    Each: record_id, external_id, payload, split, labels, aggregation, source, source_key, ingest run
-    id, batch_id, stages, schema_version (the hashed columns), row_sha256, text (``text_field`` of a
-    stored payload), label, method, confidence, annotation_ids (JSON text), blob_ref, selection.
+
+def export_page(conn: Connection, release_id: int, *, after: int, limit: int) -> pa.RecordBatch:
+    """Rows of a release after record ``after`` with their records' data and lineage, as :data:`EXPORT_SCHEMA`.
+
+    The record's columns are None when its row is gone.
     """
-    params: tuple[Any, ...]
-    if text_field is None:
-        sql, params = _EXPORT_SQL.format(text="NULL"), (release_id, after, limit)
-    elif conn.dialect.name == "postgresql":
-        sql, params = _EXPORT_SQL.format(text=_TEXT_PG), (text_field, text_field, release_id, after, limit)
-    else:
-        path = '$."' + text_field.replace('"', '""') + '"'
-        sql, params = _EXPORT_SQL.format(text=_TEXT_SQLITE), (path, path, release_id, after, limit)
-    return _fetch(conn, sql, params)
+    return _export_batch(_fetch(conn, _EXPORT_SQL, (release_id, after, limit)))
 
 
-def export_pages(
-    conn: Connection, release_id: int, *, text_field: str | None, page_size: int
-) -> Generator[list[tuple[Any, ...]], None, None]:
+class ExportPage(NamedTuple):
+    """A page of an export: its rows as Arrow, and as the driver's tuples when the driver made them anyway."""
+
+    batch: pa.RecordBatch
+    rows: list[tuple[Any, ...]] | None
+
+
+def export_pages(conn: Connection, release_id: int, *, page_size: int) -> Generator[ExportPage, None, None]:
     """Every row of a release (as :func:`export_page` gives them) in pages of ``page_size``, by record id.
 
-    SQLite pages by keyset; PostgreSQL reads one ordered query through a server-side cursor.
+    SQLite pages by keyset through its driver (``rows`` holds the driver's tuples); PostgreSQL
+    streams one ordered query as CSV (``COPY ... TO STDOUT``) that Arrow parses a page at a time,
+    without a Python object per value (``rows`` is None). Close the generator before the
+    transaction ends.
     """
     if conn.dialect.name != "postgresql":
-        after = 0
-        while True:
-            page = export_page(conn, release_id, after=after, limit=page_size, text_field=text_field)
-            if page:
-                yield page
-            if len(page) < page_size:
-                return
-            after = int(page[-1][0])
+        # Each page is read once: the store's 32 MB page cache (for the working set of the other
+        # queries) would only fill with pages never read again, a third of the export's memory.
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        conn.exec_driver_sql(f"PRAGMA cache_size={_EXPORT_CACHE_KIB}")
+        try:
+            after = 0
+            while True:
+                rows = _fetch(conn, _EXPORT_SQL, (release_id, after, page_size))
+                if rows:
+                    yield ExportPage(_export_batch(rows), rows)
+                if len(rows) < page_size:
+                    return
+                after = int(rows[-1][0])
+        finally:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
     raw: Any = conn.connection.dbapi_connection
     if raw is None:  # pragma: no cover - only after the connection was invalidated
-        raise RuntimeError("the database connection was closed")
-    params: tuple[Any, ...]
-    if text_field is None:
-        sql, params = _STREAM_SQL_PG.format(text="NULL"), (release_id,)
-    else:
-        sql, params = _STREAM_SQL_PG.format(text=_TEXT_PG_STREAM), (text_field, text_field, release_id)
-    cursor = raw.cursor(name=f"release_export_{release_id}")
+        raise StorageError("the database connection was closed")
+    cursor = raw.cursor()
     try:
-        cursor.itersize = page_size
-        cursor.execute(sql, params)
-        while page := cursor.fetchmany(page_size):
-            yield list(page)
+        cursor.execute("SET LOCAL extra_float_digits = 1")  # floats as their shortest exact text (the default)
+        with cursor.copy(f"COPY ({_STREAM_SQL_PG}) TO STDOUT WITH (FORMAT csv)", (release_id,)) as copy:
+            lines: list[bytes] = []
+            for line in copy:  # one row per message
+                lines.append(bytes(line))
+                if len(lines) == page_size:
+                    yield ExportPage(_csv_batch(lines), None)
+                    lines = []
+            if lines:
+                yield ExportPage(_csv_batch(lines), None)
     finally:
         cursor.close()
+
+
+def _csv_batch(lines: list[bytes]) -> pa.RecordBatch:
+    """Rows of PostgreSQL's CSV (one a line) as one Arrow batch of :data:`EXPORT_SCHEMA`."""
+    block = b"".join(lines)
+    read = pacsv.ReadOptions(
+        column_names=EXPORT_SCHEMA.names, use_threads=False, block_size=max(len(block) + 1, 1 << 20)
+    )
+    table = pacsv.read_csv(
+        pa.BufferReader(block), read_options=read, parse_options=_CSV_PARSE, convert_options=_CSV_CONVERT
+    )
+    if table.num_rows != len(lines):  # pragma: no cover - COPY sends one row per message
+        raise StorageError(f"COPY sent {len(lines)} rows that parse as {table.num_rows}")
+    return table.combine_chunks().to_batches()[0]
+
+
+_SPLITS_SQL = (
+    "SELECT rr.record_id, r.external_id, rr.split FROM release_rows rr LEFT JOIN records r ON r.id = rr.record_id "
+    "WHERE rr.release_id = ? AND rr.record_id > ? ORDER BY rr.record_id LIMIT ?"
+)
+
+
+def release_splits(conn: Connection, release_id: int, page_size: int) -> Iterator[tuple[int, str | None, str]]:
+    """Every row of a release as ``(record_id, external_id, split)``, by record id (external_id None once erased)."""
+    after = 0
+    while True:
+        page = _fetch(conn, _SPLITS_SQL, (release_id, after, page_size))
+        for r in page:
+            yield int(r[0]), r[1], str(r[2])
+        if len(page) < page_size:
+            return
+        after = int(page[-1][0])
 
 
 _DIFF_SQL = (
@@ -277,6 +362,16 @@ def moved_into_train(conn: Connection, new_release: int, old_release: int) -> in
         )
     )
     return int(conn.execute(stmt).scalar_one())
+
+
+def analyze_rows(conn: Connection) -> None:
+    """Refresh the planner's statistics of ``release_rows`` after a release was added (PostgreSQL only).
+
+    Without them the planner took a new release for a few rows and exported a million of them
+    through a parallel hash join and a sort spilled to disk; with them it reads them in order.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE release_rows")
 
 
 def finish_release(conn: Connection, release_id: int, **values: Any) -> None:

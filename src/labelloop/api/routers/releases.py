@@ -30,7 +30,16 @@ class ReleaseIn(BaseModel):
     validation: float | None = Field(default=None, ge=0, le=1)
     test: float | None = Field(default=None, ge=0, le=1)
     salt: str | None = Field(default=None, min_length=1, max_length=128)
-    allow_resplit: bool = Field(default=False, description="allow moving earlier validation/test records into train")
+    stratify: bool | None = Field(
+        default=None,
+        description="keep each class of the main question in the split ratios: items of the previous release keep "
+        "their split, new ones go per class to the split furthest below its share (default: the previous release's "
+        "choice, else false)",
+    )
+    allow_resplit: bool = Field(
+        default=False,
+        description="allow moving earlier validation/test records into train (stratified: assign every item afresh)",
+    )
 
 
 @router.post("/projects/{project}/releases", status_code=201, summary="Cut an immutable release of the final labels")
@@ -39,7 +48,7 @@ def create_route(project: str, body: ReleaseIn, principal: CurrentPrincipal, reg
     require(principal, "releases.create", project)
     return create_release(
         registry.get(project), body.name, train=body.train, validation=body.validation, test=body.test,
-        salt=body.salt, allow_resplit=body.allow_resplit, actor=f"user:{principal.name}",
+        salt=body.salt, stratify=body.stratify, allow_resplit=body.allow_resplit, actor=f"user:{principal.name}",
     )  # fmt: skip
 
 
@@ -90,7 +99,9 @@ def export_route(
 ) -> FileResponse:
     """The file, written (and verified against the manifest) to a temporary folder, streamed, then deleted.
 
-    Headers ``X-Labelloop-Records``, ``X-Labelloop-Sha256`` (of the file) and ``X-Labelloop-Manifest-Sha256``.
+    Headers ``X-Labelloop-Records`` (rows in the file), ``X-Labelloop-Erased-Rows`` (rows left out because
+    their record was erased since the release), ``X-Labelloop-Sha256`` (of the file) and
+    ``X-Labelloop-Manifest-Sha256``.
     """
     require(principal, "releases.export", project)
     folder = Path(tempfile.mkdtemp(prefix="labelloop-export-"))
@@ -101,6 +112,7 @@ def export_route(
         raise
     headers = {
         "X-Labelloop-Records": str(done["records"]),
+        "X-Labelloop-Erased-Rows": str(done["erased_rows"]),
         "X-Labelloop-Sha256": done["sha256"],
         "X-Labelloop-Manifest-Sha256": done["manifest_sha256"],
     }
