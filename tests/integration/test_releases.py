@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from labelloop.api.app import create_app
 from labelloop.cli.main import app as cli
 from labelloop.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
+from labelloop.governance import erasure
 from labelloop.governance.service import add_user
 from labelloop.ingest.service import push_records
 from labelloop.labeling.tasks import create_tasks
@@ -331,19 +332,13 @@ def test_export_refuses_rows_that_no_longer_match_the_manifest(make_project: Pro
 
 
 def erase_subject(project: Project, subject: str, style: str) -> None:
-    """What erasing a data subject does to their records, in the two forms it may take (a stand-in for
-    governance's erasure): the rows are deleted, or kept as tombstones with their content removed."""
+    """Erasing a data subject after a release: governance's erasure (content erased, tombstones kept), or
+    rows deleted outright by hand."""
+    if style == "content erased":
+        assert erasure.erase_subject(project, subject, actor="test")["records"] == 2
+        return
     with project.store.write() as conn:
-        if style == "row deleted":
-            conn.execute(text("DELETE FROM records WHERE subject_id = :s"), {"s": subject})
-        else:
-            conn.execute(
-                text(
-                    "UPDATE records SET status = 'deleted', payload = NULL, blob_ref = NULL, subject_id = NULL "
-                    "WHERE subject_id = :s"
-                ),
-                {"s": subject},
-            )
+        conn.execute(text("DELETE FROM records WHERE subject_id = :s"), {"s": subject})
 
 
 @pytest.mark.parametrize("style", ["row deleted", "content erased"])

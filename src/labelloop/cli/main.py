@@ -289,6 +289,27 @@ def consent_withdraw(
     )
 
 
+@consent_app.command("erase")
+@user_errors
+def consent_erase(
+    subject: Annotated[str, typer.Option("--subject", help="The data subject's id.")],
+    project_dir: ProjectDir = Path(),
+    as_json: JsonOut = False,
+) -> None:
+    """Erase a data subject's records: payloads, raw rows, signatures and predictions go; tasks are cancelled."""
+    from labelloop.governance.erasure import erase_subject
+
+    result = erase_subject(open_dir(project_dir), subject, actor=actor())
+    emit(
+        result,
+        as_json,
+        lambda d: out.print(
+            f"subject erased: {d['records']:,} records, {d['tasks_cancelled']:,} tasks cancelled, "
+            f"{d['predictions']:,} predictions and {d['blobs_deleted']:,} blobs deleted"
+        ),
+    )
+
+
 @tasks_app.command("create")
 @user_errors
 def tasks_create(

@@ -75,6 +75,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "records.read": frozenset(Role),
     "quarantine.decide": frozenset({Role.ADMIN, Role.STEWARD}),
     "consent.manage": frozenset({Role.ADMIN, Role.STEWARD}),
+    # erasing a data subject's records (DELETE .../subjects/{subject_id})
+    "subjects.erase": frozenset({Role.ADMIN, Role.STEWARD}),
     "schema.publish": frozenset({Role.ADMIN, Role.STEWARD}),
     "tasks.create": frozenset({Role.ADMIN, Role.STEWARD}),
     "tasks.read": frozenset(Role),

@@ -32,6 +32,7 @@ from labelloop.store.tables import (
     leases,
     lineage_events,
     near_dup_index,
+    predictions,
     projects,
     quarantine,
     record_flags,
@@ -1103,6 +1104,94 @@ def subject_records(conn: Connection, project_id: int, subjects: Sequence[str]) 
         .order_by(records.c.id)
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def subject_record_content(conn: Connection, project_id: int, subjects: Sequence[str]) -> list[dict[str, Any]]:
+    """id, status and stored content references (payload digest input, blob, quarantined raw) of a subject's records."""
+    rows = conn.execute(
+        select(
+            records.c.id,
+            records.c.status,
+            records.c.payload,
+            records.c.blob_ref,
+            quarantine.c.raw,
+            quarantine.c.raw_blob_ref,
+        )
+        .outerjoin(quarantine, quarantine.c.record_id == records.c.id)
+        .where(records.c.project_id == project_id, records.c.subject_id.in_(list(subjects)))
+        .order_by(records.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def record_content(conn: Connection, record_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The same columns as :func:`subject_record_content`, for records given by id."""
+    rows = conn.execute(
+        select(
+            records.c.id,
+            records.c.status,
+            records.c.payload,
+            records.c.blob_ref,
+            quarantine.c.raw,
+            quarantine.c.raw_blob_ref,
+        )
+        .outerjoin(quarantine, quarantine.c.record_id == records.c.id)
+        .where(records.c.id.in_([int(i) for i in record_ids]))
+        .order_by(records.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def quarantined_raw(conn: Connection, project_id: int) -> list[tuple[int, bytes | None, str | None]]:
+    """(record id, raw bytes, raw blob ref) of every quarantined row that still holds its raw content."""
+    rows = conn.execute(
+        select(quarantine.c.record_id, quarantine.c.raw, quarantine.c.raw_blob_ref).where(
+            quarantine.c.project_id == project_id,
+            or_(quarantine.c.raw.is_not(None), quarantine.c.raw_blob_ref.is_not(None)),
+        )
+    )
+    return [(int(r[0]), None if r[1] is None else bytes(r[1]), r[2]) for r in rows]
+
+
+def erase_records(conn: Connection, project_id: int, record_ids: Sequence[int]) -> dict[str, int]:
+    """Remove the content of records (erasure): payload, blob reference, subject and consent go, status
+    becomes ``deleted``; their quarantined raw rows, near-duplicate signatures and predictions go; their
+    unfinished tasks are cancelled and live leases end. Ids, hashes, annotations and release rows stay
+    (what a later audit needs). Returns how many rows of each kind changed."""
+    ids = [int(i) for i in record_ids]
+    if not ids:
+        return {"records": 0, "tasks_cancelled": 0, "predictions": 0}
+    conn.execute(
+        update(records)
+        .where(records.c.id.in_(ids))
+        .values(payload=None, blob_ref=None, subject_id=None, consent=None, status="deleted")
+    )
+    conn.execute(update(quarantine).where(quarantine.c.record_id.in_(ids)).values(raw=None, raw_blob_ref=None))
+    conn.execute(near_dup_index.delete().where(near_dup_index.c.record_id.in_(ids)))
+    dropped = conn.execute(
+        predictions.delete().where(predictions.c.project_id == project_id, predictions.c.record_id.in_(ids))
+    ).rowcount
+    task_ids = [
+        int(r[0])
+        for r in conn.execute(
+            select(tasks.c.id).where(tasks.c.record_id.in_(ids), tasks.c.state.in_(["open", "adjudication"]))
+        )
+    ]
+    if task_ids:
+        conn.execute(update(tasks).where(tasks.c.id.in_(task_ids)).values(state="cancelled"))
+        conn.execute(
+            update(leases)
+            .where(leases.c.task_id.in_(task_ids), leases.c.state == "active")
+            .values(state="released", ended_at=now())
+        )
+    return {"records": len(ids), "tasks_cancelled": len(task_ids), "predictions": int(dropped or 0)}
+
+
+def blob_in_use(conn: Connection, ref: str) -> bool:
+    """Whether any record or quarantined row still refers to blob ``ref``."""
+    used = conn.execute(select(records.c.id).where(records.c.blob_ref == ref).limit(1)).first()
+    held = conn.execute(select(quarantine.c.record_id).where(quarantine.c.raw_blob_ref == ref).limit(1)).first()
+    return used is not None or held is not None
 
 
 def add_consent_withdrawal(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.governance.consent import withdraw_consent
+from labelloop.governance.erasure import erase_subject
 from labelloop.governance.service import require
 from labelloop.ingest.quarantine import decide_held_run, drop_quarantined, release_quarantined
 from labelloop.store import repo
@@ -79,3 +80,10 @@ def withdraw(
     """Answers how many records changed and how many left the queues."""
     require(principal, "consent.manage", project)
     return withdraw_consent(registry.get(project), subject_id, body.purposes, actor=f"user:{principal.name}")
+
+
+@router.delete("/subjects/{subject_id}", summary="Erase a data subject's records (payloads, raw rows, predictions)")
+def erase(project: str, subject_id: str, principal: CurrentPrincipal, registry: Registry) -> dict[str, Any]:
+    """Erasure: the subject's records lose their content; counts of what went."""
+    require(principal, "subjects.erase", project)
+    return erase_subject(registry.get(project), subject_id, actor=principal.name)
