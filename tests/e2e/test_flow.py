@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,20 +57,32 @@ def key_of(text_shown: str) -> str:
 def annotate_all(page: Any, base: str, project: Project, person: str) -> None:
     """Label every task the queue hands out with the keyboard only: a digit, then Enter."""
     page.goto(f"{base}/projects/{project.name}/annotate")
+    answered: list[str] = []
     for _ in range(len(ARTICLES)):
-        record = page.locator("#record-text")
-        record.wait_for(state="visible")
-        page.wait_for_function("() => document.querySelector('#record-text').textContent.length > 0")
-        shown = record.inner_text()
+        # the next task: a shown record this person has not answered yet
+        page.wait_for_function(
+            "(done) => { const r = document.querySelector('#record-text');"
+            " return !!r && r.offsetParent !== null && r.textContent.length > 0 && !done.includes(r.textContent); }",
+            arg=answered,
+        )
+        shown = str(page.locator("#record-text").text_content())
         label = ANSWERS[person][key_of(shown)]
         page.keyboard.press(str(LABELS.index(label) + 1))
         page.keyboard.press("Enter")
-        page.wait_for_function(
-            "(before) => { const r = document.querySelector('#record-text');"
-            " return !r || r.offsetParent === null || r.textContent !== before; }",
-            arg=shown,
-        )
+        answered.append(shown)
+        deadline = time.monotonic() + 10
+        while answers_by(project, person) < len(answered):  # stored before the next one is asked for
+            assert time.monotonic() < deadline, f"{person}'s answer {len(answered)} never arrived"
+            time.sleep(0.05)
     page.get_by_text("Nothing to label right now").wait_for()
+
+
+def answers_by(project: Project, person: str) -> int:
+    with project.store.read() as conn:
+        found = conn.execute(
+            text("SELECT COUNT(*) FROM annotations a JOIN users u ON u.id = a.user_id WHERE u.name = :n"), {"n": person}
+        ).scalar_one()
+    return int(found)
 
 
 def stored_answers(project: Project) -> dict[tuple[str, str], str]:

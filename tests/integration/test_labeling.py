@@ -569,3 +569,30 @@ def test_tasks_by_payload_fields(make_project: ProjectFactory) -> None:
             r[0] for r in conn.execute(text("SELECT r.source_key FROM tasks t JOIN records r ON r.id = t.record_id"))
         )
     assert keys == ["c0", "c3", "c6"]
+
+
+def test_a_held_task_is_given_back_instead_of_a_new_lease(make_project: ProjectFactory) -> None:
+    from labelloop.labeling.queue import held_task
+
+    project = make_project(labeling_config())
+    seed_records(project, 3)
+    create_tasks(project)
+    ann = principal(project, "ann")
+    assert held_task(project, ann) is None
+    first = next_task(project, ann)
+    assert first is not None
+    again = held_task(project, ann)
+    assert again == first  # the same task, lease and expiry: nothing new was leased
+    second = next_task(project, ann)
+    assert second is not None and held_task(project, ann) == first  # the oldest live lease comes first
+    submit_annotation(project, ann, first["task_id"], first["lease_id"], answer("sport"))
+    assert held_task(project, ann) == second
+    token = add_user(project, "viewer1", "viewer")["token"]
+    ann_token = add_user(project, "ann2", "annotator")["token"]
+    with TestClient(create_app(project)) as client:
+        url = f"/api/v1/projects/{project.name}/queue/held"
+        assert client.get(url, headers=bearer(ann_token)).status_code == 204
+        leased = client.post(f"/api/v1/projects/{project.name}/queue/next", headers=bearer(ann_token)).json()
+        held = client.get(url, headers=bearer(ann_token))
+        assert held.status_code == 200 and held.json()["lease_id"] == leased["lease_id"]
+        assert_problem(client.get(url, headers=bearer(token)), 403)

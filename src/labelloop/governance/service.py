@@ -350,12 +350,10 @@ def set_role(project: Project, name: str, role: str, actor: str = "cli") -> dict
 
 
 def set_password(project: Project, name: str, password: str, actor: str = "cli") -> dict[str, Any]:
-    """Set member ``name``'s web app password (at least 8 characters) and end their web sessions (audited;
-    the password itself is never logged)."""
-    if len(password) < 8:
-        raise InvalidInputError("the password must have at least 8 characters")
-    if len(password) > 1024:
-        raise InvalidInputError("the password must have at most 1024 characters")
+    """Set member ``name``'s web app password (8 to ``MAX_PASSWORD`` characters) and end their web sessions
+    (audited; the password itself is never logged)."""
+    if not 8 <= len(password) <= MAX_PASSWORD:
+        raise InvalidInputError(f"the password must have 8 to {MAX_PASSWORD} characters")
     password_hash = hash_password(password)
     with project.store.write() as conn:
         user = repo.find_user(conn, project.id, name)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from labelloop.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
-from labelloop.governance.service import Principal, Role, hash_password, verify_password
+from labelloop.governance.service import MAX_PASSWORD, Principal, Role, hash_password, verify_password
 from labelloop.store import repo
 from labelloop.store.engine import Store
 
@@ -99,7 +99,7 @@ def log_in(store: Store, username: str, password: str, project: str | None = Non
     username = username.strip()
     if not username or not password:
         raise InvalidInputError("enter your user name and password")
-    if len(username) > 64 or len(password) > 1024:
+    if len(username) > 64 or len(password) > MAX_PASSWORD:
         raise AuthenticationError("wrong user name or password")
     now = time.time()
     if _throttled(username, now):

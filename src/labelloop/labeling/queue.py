@@ -38,7 +38,7 @@ from labelloop.labeling.schemas import SchemaVersion, schema_version
 from labelloop.project import Project
 from labelloop.store import queue_sql, repo
 
-__all__ = ["agreeing", "next_task", "renew_lease", "skip_task", "submit_annotation"]
+__all__ = ["agreeing", "held_task", "next_task", "renew_lease", "skip_task", "submit_annotation"]
 
 DISCRETE = ("single", "multi", "rating", "pairwise")
 #: Expired leases are swept at most this often per project and process.
@@ -109,6 +109,35 @@ def _next_task(project: Project, principal: Principal, settings: LabelingSpec) -
             return None
         lease_id, task_id, record_id, version, payload, blob_ref = leased
         sv = schema_version(conn, project, version)
+    return _task_view(project, sv, lease_id, task_id, record_id, payload, blob_ref, expires)
+
+
+def held_task(project: Project, principal: Principal) -> dict[str, Any] | None:
+    """The caller's oldest live lease, in :func:`next_task`'s shape (same lease, same expiry); None without one.
+
+    A page that lost the answer to its ``next`` (a reload, a dropped connection) resumes the task it
+    already holds instead of leasing another and leaving this one blocked until its lease expires.
+    """
+    now = time.time()
+    with project.store.read() as conn:
+        held = repo.oldest_live_lease(conn, project.id, principal.user_id, now)
+        if held is None:
+            return None
+        lease_id, task_id, record_id, version, payload, blob_ref, expires = held
+        sv = schema_version(conn, project, int(version))
+    return _task_view(project, sv, int(lease_id), int(task_id), int(record_id), payload, blob_ref, float(expires))
+
+
+def _task_view(
+    project: Project,
+    sv: Any,
+    lease_id: int,
+    task_id: int,
+    record_id: int,
+    payload: str | None,
+    blob_ref: str | None,
+    expires: float,
+) -> dict[str, Any]:
     if payload is None and blob_ref:
         payload = project.blobs.get(blob_ref).decode("utf-8")
     data = orjson.loads(payload) if payload else {}

@@ -1526,6 +1526,32 @@ def add_annotation(conn: Connection, **values: Any) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
+def oldest_live_lease(conn: Connection, project_id: int, user_id: int, at: float) -> tuple[Any, ...] | None:
+    """The user's oldest live lease in a project: (lease, task, record, schema version, payload, blob, expires)."""
+    row = conn.execute(
+        select(
+            leases.c.id,
+            tasks.c.id,
+            tasks.c.record_id,
+            tasks.c.schema_version,
+            records.c.payload,
+            records.c.blob_ref,
+            leases.c.expires_at,
+        )
+        .join(tasks, tasks.c.id == leases.c.task_id)
+        .join(records, records.c.id == tasks.c.record_id)
+        .where(
+            leases.c.project_id == project_id,
+            leases.c.user_id == user_id,
+            leases.c.state == "active",
+            leases.c.expires_at > at,
+        )
+        .order_by(leases.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else tuple(row)
+
+
 def end_lease(conn: Connection, lease_id: int, state: str, at: float) -> None:
     """Close a lease (submitted, released...)."""
     conn.execute(update(leases).where(leases.c.id == lease_id).values(state=state, ended_at=at))

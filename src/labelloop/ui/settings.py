@@ -44,8 +44,6 @@ DIFF_ITEMS = 20
 #: What a user can get wrong in a form: shown on the page with its status.
 USER_ERRORS = (InvalidInputError, ConflictError, NotFoundError, ConfigError)
 ROLES = [r.value for r in Role]
-#: The longest password the login form takes (``governance.sessions.log_in``).
-MAX_PASSWORD = 1024
 
 
 def _when(epoch: float | None) -> str:
@@ -174,8 +172,6 @@ async def add_member(request: Request, project: str, session: CurrentSession, re
     try:
         if not form.get("password"):
             raise InvalidInputError("give the new member an initial password (at least 8 characters)")
-        if len(form["password"]) > MAX_PASSWORD:  # the login form refuses longer ones (as set_password does)
-            raise InvalidInputError(f"the password must have at most {MAX_PASSWORD} characters")
         await run_in_threadpool(add_user, target, name, role, form["password"], _actor(session))
     except USER_ERRORS as exc:
         kept = {"name": name, "role": role}

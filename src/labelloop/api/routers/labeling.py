@@ -13,7 +13,7 @@ from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.errors import NotFoundError
 from labelloop.governance.service import Principal, require
 from labelloop.labeling.gold import add_gold, gold_report, resume_annotator
-from labelloop.labeling.queue import next_task, renew_lease, skip_task, submit_annotation
+from labelloop.labeling.queue import held_task, next_task, renew_lease, skip_task, submit_annotation
 from labelloop.labeling.review import (
     adjudicate,
     error_types,
@@ -135,6 +135,20 @@ async def queue_next(project: str, principal: CurrentPrincipal, registry: Regist
         return Response(status_code=204)
     # serialized here: FastAPI's generic encoder walks the whole payload (~1 ms a call, measured)
     return Response(orjson.dumps(leased), media_type="application/json")
+
+
+@router.get(
+    "/projects/{project}/queue/held",
+    summary="The caller's oldest live lease (a task held, not yet answered)",
+    responses={204: {"description": "the caller holds no live lease"}},
+)
+async def queue_held(project: str, principal: CurrentPrincipal, registry: Registry) -> Any:
+    """200 in ``queue/next``'s shape (the same lease), or 204: a page resumes its task instead of leasing another."""
+    require(principal, "queue.work", project)
+    held = await run_in_threadpool(held_task, registry.get(project), principal)
+    if held is None:
+        return Response(status_code=204)
+    return Response(orjson.dumps(held), media_type="application/json")
 
 
 @router.post("/tasks/{task_id}/annotations", status_code=201, summary="Submit an answer under a live lease")

@@ -1236,6 +1236,18 @@
       return;
     }
     save(sessionStorage, CURRENT, null);
+    // A task this person already holds (a reload or a lost answer to "next" left it leased but not
+    // shown) comes back first; otherwise it would stay blocked until its lease expires.
+    let held = null;
+    try {
+      held = await api("GET", `/api/v1/projects/${encodeURIComponent(project)}/queue/held`);
+    } catch (_err) {
+      held = null;
+    }
+    if (held && held.status === 200 && held.data && !task) {
+      renderTask(held.data, null);
+      return;
+    }
     await loadNext();
   }
 
