@@ -1106,40 +1106,28 @@ def subject_records(conn: Connection, project_id: int, subjects: Sequence[str]) 
     return [dict(r) for r in rows]
 
 
+def _content_columns() -> Any:
+    """A record's id, status and stored content references, with its quarantined raw row (if any)."""
+    return select(
+        records.c.id,
+        records.c.status,
+        records.c.payload,
+        records.c.blob_ref,
+        quarantine.c.raw,
+        quarantine.c.raw_blob_ref,
+    ).outerjoin(quarantine, quarantine.c.record_id == records.c.id)
+
+
 def subject_record_content(conn: Connection, project_id: int, subjects: Sequence[str]) -> list[dict[str, Any]]:
-    """id, status and stored content references (payload digest input, blob, quarantined raw) of a subject's records."""
-    rows = conn.execute(
-        select(
-            records.c.id,
-            records.c.status,
-            records.c.payload,
-            records.c.blob_ref,
-            quarantine.c.raw,
-            quarantine.c.raw_blob_ref,
-        )
-        .outerjoin(quarantine, quarantine.c.record_id == records.c.id)
-        .where(records.c.project_id == project_id, records.c.subject_id.in_(list(subjects)))
-        .order_by(records.c.id)
-    ).mappings()
-    return [dict(r) for r in rows]
+    """id, status and stored content references (payload, blob, quarantined raw) of a subject's records."""
+    stmt = _content_columns().where(records.c.project_id == project_id, records.c.subject_id.in_(list(subjects)))
+    return [dict(r) for r in conn.execute(stmt.order_by(records.c.id)).mappings()]
 
 
 def record_content(conn: Connection, record_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The same columns as :func:`subject_record_content`, for records given by id."""
-    rows = conn.execute(
-        select(
-            records.c.id,
-            records.c.status,
-            records.c.payload,
-            records.c.blob_ref,
-            quarantine.c.raw,
-            quarantine.c.raw_blob_ref,
-        )
-        .outerjoin(quarantine, quarantine.c.record_id == records.c.id)
-        .where(records.c.id.in_([int(i) for i in record_ids]))
-        .order_by(records.c.id)
-    ).mappings()
-    return [dict(r) for r in rows]
+    stmt = _content_columns().where(records.c.id.in_([int(i) for i in record_ids]))
+    return [dict(r) for r in conn.execute(stmt.order_by(records.c.id)).mappings()]
 
 
 def quarantined_raw(conn: Connection, project_id: int) -> list[tuple[int, bytes | None, str | None]]:
