@@ -171,7 +171,7 @@ async def add_member(request: Request, project: str, session: CurrentSession, re
     name, role = form.get("name", "").strip(), form.get("role", "")
     try:
         if not form.get("password"):
-            raise InvalidInputError("give the new member an initial password (at least 8 characters)")
+            raise InvalidInputError("give the new member an initial password (8 to 1024 characters)")
         await run_in_threadpool(add_user, target, name, role, form["password"], _actor(session))
     except USER_ERRORS as exc:
         kept = {"name": name, "role": role}
