@@ -41,6 +41,8 @@ bench: $(VENV)/.test
 	$(PY) bench/drift_bench.py
 	$(PY) bench/quality_bench.py
 	$(PY) bench/export_bench.py
+	$(PY) bench/ui_bench.py
+	$(PY) bench/dashboard_bench.py
 
 bench-smoke: $(VENV)/.test
 	$(PY) bench/ingest_bench.py --size small
@@ -53,6 +55,8 @@ bench-smoke: $(VENV)/.test
 	$(PY) bench/drift_bench.py --size small
 	$(PY) bench/quality_bench.py --size small
 	$(PY) bench/export_bench.py --size small
+	$(PY) bench/ui_bench.py --size small
+	$(PY) bench/dashboard_bench.py --size small
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.data
