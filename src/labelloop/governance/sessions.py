@@ -14,6 +14,7 @@ so neither timing nor the answer tells which names exist.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
@@ -59,7 +60,12 @@ class WebSession:
     principal: Principal
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, made on the first failed lookup (argon2 costs ~50 ms: not at import)."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 _failures: dict[str, deque[float]] = {}
 _failures_lock = threading.Lock()
 _cache: WeakKeyDictionary[Store, dict[str, tuple[float, WebSession]]] = WeakKeyDictionary()
@@ -115,7 +121,7 @@ def log_in(store: Store, username: str, password: str, project: str | None = Non
             break
     if not any(c["password_hash"] for c in candidates):
         # an unknown name, or members without a password (API-only): the same cost as a real check
-        verify_password(password, _DUMMY_HASH)
+        verify_password(password, _dummy_hash())
     if match is None:
         _failed(username, now)
         raise AuthenticationError("wrong user name or password")
