@@ -529,6 +529,9 @@ def test_the_outbox_is_sent_first_after_a_reload_while_the_server_was_down(
     page.get_by_text("1 answer waiting to be sent").wait_for(state="visible")
     with pytest.raises(Exception, match="ERR_CONNECTION_REFUSED"):
         page.reload()  # the browser cannot even load the page now
+    # Chromium shows its error page after the failed load; a navigation started
+    # before that page commits is interrupted by it, so wait for it first.
+    page.wait_for_url(lambda url: url.startswith("chrome-error://"))
     assert count(project) == 0
     server.start()
     page.goto(f"{server.url}/projects/{project.name}/annotate")
