@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from labelloop.governance.service import add_user
 from labelloop.labeling.tasks import create_tasks
-from labelloop.learning import service as learning
 from labelloop.learning.service import import_predictions, latest_prediction
 from labelloop.project import Project
 from labelloop.ui.app import create_web_app
@@ -123,8 +122,7 @@ def test_the_api_flow_the_page_uses_with_the_session_cookie(client: TestClient, 
         assert conn.execute(text("SELECT COUNT(*) FROM annotations")).scalar_one() == 1
 
 
-def test_the_suggestion_endpoint(client: TestClient, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(learning, "NEWEST_VERSION_TTL_S", 0.0)
+def test_the_suggestion_endpoint(client: TestClient, project: Project) -> None:
     log_in(client, "ann")
     ids = record_ids(project)
     url = f"/projects/{project.name}/annotate/suggestion"
@@ -150,9 +148,7 @@ def test_the_suggestion_endpoint(client: TestClient, project: Project, monkeypat
 # -- the service ---------------------------------------------------------------------------------
 
 
-def test_latest_prediction_reads_the_newest_version_only(
-    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_latest_prediction_reads_the_newest_version_only(make_project: ProjectFactory) -> None:
     project = make_project(labeling_config())
     seed_records(project, 3)
     a, b, c = record_ids(project)
@@ -168,13 +164,15 @@ def test_latest_prediction_reads_the_newest_version_only(
     assert latest_prediction(project, b) is None  # the newest version did not score it
     assert latest_prediction(project, c) is None
     assert latest_prediction(project, 10_000_000) is None
-    # the newest version is remembered for a while; with no memory a new import shows at once
+    # a newer import of another model shows at once
     import_predictions(project, [{"record_id": b, "model": "other", "model_version": "7", "probs": {"sport": 1.0}}])
-    cached = latest_prediction(project, b)
-    assert cached is None  # still model m version 2 for NEWEST_VERSION_TTL_S seconds
-    monkeypatch.setattr(learning, "NEWEST_VERSION_TTL_S", 0.0)
     fresh = latest_prediction(project, b)
     assert fresh is not None and (fresh["model"], fresh["label"], fresh["probability"]) == ("other", "sport", 1.0)
+    assert latest_prediction(project, a) is None  # model "other" did not score a
+    # re-importing the older model's version makes it the newest again
+    import_predictions(project, [{"record_id": a, "model": "m", "model_version": "1", "probs": {"tech": 1.0}}])
+    again = latest_prediction(project, a)
+    assert again is not None and (again["model"], again["model_version"], again["label"]) == ("m", "1", "tech")
 
 
 def test_no_suggestion_without_a_single_label_question(make_project: ProjectFactory) -> None:

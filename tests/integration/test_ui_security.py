@@ -35,7 +35,6 @@ from labelloop.ingest.quarantine import held_runs
 from labelloop.ingest.service import push_records
 from labelloop.labeling.queue import next_task, submit_annotation
 from labelloop.labeling.tasks import create_tasks
-from labelloop.learning import service as learning
 from labelloop.learning.service import import_predictions
 from labelloop.project import Project, open_project
 from labelloop.ui.app import create_web_app
@@ -384,10 +383,7 @@ def test_a_members_name_shared_by_two_projects_is_changed_in_the_callers_project
     assert roles == {world.home.id: "reviewer", world.other.id: "annotator"}
 
 
-def test_the_suggestion_of_another_projects_record_is_not_shown(
-    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(learning, "NEWEST_VERSION_TTL_S", 0.0)
+def test_the_suggestion_of_another_projects_record_is_not_shown(client: TestClient, world: World) -> None:
     theirs, ours = ids_of(world.other)["records"][0], ids_of(world.home)["records"][0]
     probs = {"sport": 0.9, "tech": 0.1}
     import_predictions(world.other, [{"record_id": theirs, "model": "m", "model_version": "1", "probs": probs}])

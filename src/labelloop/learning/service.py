@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -321,7 +319,7 @@ def create_tasks_by_strategy(
             raise InvalidInputError(
                 f"strategy '{strategy}' needs predictions: `labelloop train` or `labelloop predictions import`"
             )
-        versions = lrepo.model_versions(conn, project.id, name)
+        versions = lrepo.model_versions_of(conn, project.id, name)
         if model_version is not None and model_version not in versions:
             raise InvalidInputError(f"model {name} has no version '{model_version}'")
         chosen_versions = [model_version] if model_version else versions[:1]
@@ -393,39 +391,22 @@ def _finite(value: float) -> float | None:
     return round(float(value), 6) if math.isfinite(value) else None
 
 
-#: How long the newest model version of a project is remembered (per process) by :func:`latest_prediction`.
-NEWEST_VERSION_TTL_S = 30.0
-# Finding the newest version scans the project's predictions: 270 ms at 1M predictions on SQLite
-# (bench/ui_bench.py). A labeler asks for a suggestion on every task and a new model version comes
-# with a training run, so the answer is kept for a while, per open Store (weakly: a later Store may
-# reuse a dead one's id()) and project; a remembered lookup is one indexed read (0.2 ms).
-_newest: weakref.WeakKeyDictionary[Any, dict[int, tuple[float, str, str]]] = weakref.WeakKeyDictionary()
-_newest_lock = threading.Lock()
-
-
 def _newest_version(project: Project, conn: Connection) -> tuple[str, str] | None:
-    now = time.monotonic()
-    with _newest_lock:
-        cached = _newest.get(project.store, {}).get(project.id)
-    if cached is not None and 0 <= now - cached[0] < NEWEST_VERSION_TTL_S:
-        return cached[1], cached[2]
+    # Two indexed reads of ``model_versions`` (a row per version, kept by every import): a new
+    # version shows on the next task at once.
     model = lrepo.newest_model(conn, project.id)
     if model is None:
-        return None  # not cached: the first import shows at once
-    versions = lrepo.model_versions(conn, project.id, model)
-    if not versions:
         return None
-    with _newest_lock:
-        _newest.setdefault(project.store, {})[project.id] = (now, model, versions[0])
-    return model, versions[0]
+    versions = lrepo.model_versions_of(conn, project.id, model)
+    return (model, versions[0]) if versions else None
 
 
 def latest_prediction(project: Project, record_id: int) -> dict[str, Any] | None:
     """The newest model version's prediction for one record, as a suggestion for a labeler; None without one.
 
     The newest version is the one ``tasks create --strategy`` reads: the newest model's most recent
-    version in the project (remembered for :data:`NEWEST_VERSION_TTL_S` seconds per process, so a
-    version imported a moment ago may show up to that much later). A record that version did not
+    version in the project, read on every call, so a version imported a moment ago shows at once. A
+    record that version did not
     score has no suggestion, even when an older version scored it. Predictions are for the main
     single-label question (the first ``single`` question of the schema); a project without one has
     no suggestions.

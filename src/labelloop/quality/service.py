@@ -1044,7 +1044,7 @@ def _resolve_model(conn: Any, project: Project, model: str | None, version: str 
         if version is not None:
             raise NotFoundError(f"project {project.name} has no predictions (model version '{version}' asked)")
         return None
-    versions = lrepo.model_versions(conn, project.id, name)
+    versions = lrepo.model_versions_of(conn, project.id, name)
     if not versions:
         raise NotFoundError(f"model '{name}' has no predictions in project {project.name}")
     if version is None:

@@ -24,7 +24,7 @@ from labelloop.errors import ConfigError, InvalidInputError, MissingDependencyEr
 __all__ = ["Store"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 
 
 def _normalize_url(url: str) -> str:

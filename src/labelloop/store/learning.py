@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from labelloop.store.repo import upsert
-from labelloop.store.tables import predictions, records, release_rows, releases, tasks
+from labelloop.store.tables import model_versions, predictions, records, release_rows, releases, tasks
 
 __all__ = [
     "latest_release_rows",
-    "model_versions",
+    "model_versions_of",
     "newest_model",
     "predictions_of",
     "project_record_ids",
@@ -38,7 +38,10 @@ def project_record_ids(conn: Connection, project_id: int, ids: Sequence[int]) ->
 
 
 def upsert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert predictions; one for a record and model version already stored replaces it."""
+    """Insert predictions; one for a record and model version already stored replaces it.
+
+    The model versions they belong to are recorded (or marked as just updated) in ``model_versions``.
+    """
     for start in range(0, len(rows), _CHUNK):
         upsert(
             conn,
@@ -47,6 +50,14 @@ def upsert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
             ["project_id", "model", "model_version", "record_id"],
             ["probs", "embedding", "created_at"],
         )
+    latest: dict[tuple[int, str, str], float] = {}
+    for row in rows:
+        key = (int(row["project_id"]), str(row["model"]), str(row["model_version"]))
+        latest[key] = max(latest.get(key, float("-inf")), float(row["created_at"]))
+    versions = [
+        {"project_id": p, "model": m, "model_version": v, "last_at": at} for (p, m, v), at in sorted(latest.items())
+    ]
+    upsert(conn, model_versions, versions, ["project_id", "model", "model_version"], ["last_at"])
 
 
 def untasked_records(conn: Connection, project_id: int) -> list[int]:
@@ -61,22 +72,21 @@ def untasked_records(conn: Connection, project_id: int) -> list[int]:
 def newest_model(conn: Connection, project_id: int) -> str | None:
     """The model with the most recent predictions."""
     stmt = (
-        select(predictions.c.model)
-        .where(predictions.c.project_id == project_id)
-        .order_by(predictions.c.created_at.desc(), predictions.c.id.desc())
+        select(model_versions.c.model)
+        .where(model_versions.c.project_id == project_id)
+        .order_by(model_versions.c.last_at.desc(), model_versions.c.model, model_versions.c.model_version)
         .limit(1)
     )
     found = conn.execute(stmt).scalar()
     return None if found is None else str(found)
 
 
-def model_versions(conn: Connection, project_id: int, model: str) -> list[str]:
-    """The versions of ``model``, newest first."""
+def model_versions_of(conn: Connection, project_id: int, model: str) -> list[str]:
+    """The versions of ``model``, newest first (by their latest predictions)."""
     stmt = (
-        select(predictions.c.model_version, func.max(predictions.c.created_at).label("at"))
-        .where(predictions.c.project_id == project_id, predictions.c.model == model)
-        .group_by(predictions.c.model_version)
-        .order_by(func.max(predictions.c.created_at).desc(), predictions.c.model_version)
+        select(model_versions.c.model_version)
+        .where(model_versions.c.project_id == project_id, model_versions.c.model == model)
+        .order_by(model_versions.c.last_at.desc(), model_versions.c.model_version)
     )
     return [str(r[0]) for r in conn.execute(stmt)]
 
