@@ -58,11 +58,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+#: How long a browser step may wait. Generous: on a loaded CI machine a page can take seconds; a step
+#: that never happens still fails, only later.
+E2E_TIMEOUT_MS = 30_000
+
+
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
     """A fresh browser context (cookies, storage) that records console errors and CSP violations."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(10_000)
+    ctx.set_default_timeout(E2E_TIMEOUT_MS)
     yield ctx
     ctx.close()
 

@@ -22,7 +22,7 @@ from labelloop.ingest.service import push_records
 from labelloop.labeling.tasks import create_tasks
 from labelloop.project import Project
 from tests.conftest import DEFAULT_CONFIG, ProjectFactory
-from tests.e2e.conftest import add_member, log_in
+from tests.e2e.conftest import E2E_TIMEOUT_MS, add_member, log_in
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
 ARTICLES = {
@@ -70,7 +70,7 @@ def annotate_all(page: Any, base: str, project: Project, person: str) -> None:
         page.keyboard.press(str(LABELS.index(label) + 1))
         page.keyboard.press("Enter")
         answered.append(shown)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + E2E_TIMEOUT_MS / 1000
         while answers_by(project, person) < len(answered):  # stored before the next one is asked for
             assert time.monotonic() < deadline, f"{person}'s answer {len(answered)} never arrived"
             time.sleep(0.05)
@@ -108,7 +108,7 @@ def test_a_whole_round_in_the_browser(make_project: ProjectFactory, live_server:
 
     def person(name: str) -> Any:
         context = browser.new_context()
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(E2E_TIMEOUT_MS)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(f"{name}: {exc}"))
         log_in(page, server.url, name)
