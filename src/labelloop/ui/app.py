@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 
 from labelloop.api.app import SERVE_DIR_ENV, create_app
 from labelloop.config import Settings
 from labelloop.errors import MissingDependencyError
 from labelloop.project import Project
 from labelloop.ui import auth, pages
+from labelloop.ui.assets import ASSETS
 from labelloop.ui.security import SecurityHeaders
 
 __all__ = ["create_app_from_environment", "create_web_app", "plotly_js"]
@@ -35,7 +35,11 @@ def create_web_app(project: Project, settings: Settings | None = None) -> FastAP
     """The API of ``create_app`` with the web app's pages, static files and security headers."""
     app = create_app(project, settings)
     app.add_middleware(SecurityHeaders)
-    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+    async def static_file(name: str, request: Request) -> Response:
+        return await ASSETS.serve(name, request)
+
     chart_js = plotly_js()
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)

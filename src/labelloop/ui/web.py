@@ -30,6 +30,7 @@ from labelloop.errors import HTTP_STATUS, AuthenticationError, InvalidInputError
 from labelloop.governance.service import Principal, allowed, require
 from labelloop.governance.sessions import COOKIE, WebSession, authenticate_session, cached_session, check_csrf
 from labelloop.project import Project
+from labelloop.ui.assets import ASSETS
 
 __all__ = [
     "MAX_ID",
@@ -63,6 +64,7 @@ def markdown(text: str | None) -> Markup:
 
 templates.env.filters["markdown"] = markdown
 templates.env.globals["version"] = __version__
+templates.env.globals["static"] = ASSETS.url
 
 #: The pages of a project, in the navigation's order: (path, label, permission).
 NAV: list[tuple[str, str, str]] = [

@@ -1225,10 +1225,16 @@
   }
 
   async function start() {
+    // Asked for before anything else: in a new browser profile the first use of the page's storage
+    // (just below) can take tens of ms, and this read needs none of it. Its answer is used only if
+    // nothing waited in the outbox (an answer sent below may complete the task it names).
+    const heldUrl = `/api/v1/projects/${encodeURIComponent(project)}/queue/held`;
+    const heldEarly = api("GET", heldUrl).catch(() => null);
     wire();
     setupGuidelines();
     renderOutbox();
-    if (outbox().length) await flushOutbox(true); // what waits from before is sent first
+    const waited = outbox().length > 0;
+    if (waited) await flushOutbox(true); // what waits from before is sent first
     const saved = load(sessionStorage, CURRENT, null);
     if (saved && saved.task && Date.parse(saved.task.lease_expires_at) > serverNow()) {
       renderTask(saved.task, saved);
@@ -1238,12 +1244,7 @@
     save(sessionStorage, CURRENT, null);
     // A task this person already holds (a reload or a lost answer to "next" left it leased but not
     // shown) comes back first; otherwise it would stay blocked until its lease expires.
-    let held = null;
-    try {
-      held = await api("GET", `/api/v1/projects/${encodeURIComponent(project)}/queue/held`);
-    } catch (_err) {
-      held = null;
-    }
+    const held = waited ? await api("GET", heldUrl).catch(() => null) : await heldEarly;
     if (held && held.status === 200 && held.data && !task) {
       renderTask(held.data, null);
       return;
