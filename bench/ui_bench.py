@@ -10,9 +10,10 @@ Debian's Chromium (Playwright) logs in as an annotator. Every figure is the brow
 
 - first meaningful paint: navigation start to the frame after the record text was put on the
   page (``labelloop:task-painted``, a performance mark the page sets in the task after the
-  paint), over ``--loads`` loads of the annotate page, each with empty browser storage, so each
-  load leases a new task through ``POST /queue/next`` (warm: the same tab, the HTTP cache as a
-  person's tab has it; cold: a new browser context each time, nothing cached);
+  paint), over ``--loads`` loads of the annotate page, each with empty browser storage and the
+  annotator's earlier lease ended, so each load finds no task held (``GET /queue/held``) and
+  leases a new one (``POST /queue/next``) (warm: the same tab, the HTTP cache as a person's tab
+  has it; cold: a new browser context each time, nothing cached);
 - next task: the keydown of Enter (``labelloop:submit``, its event time) to the frame after the
   next task's text is shown, over ``--submits`` keyboard-driven tasks (key 1, then Enter).
 
@@ -55,9 +56,11 @@ _PAINT = """() => {
 _LOAD_DETAIL = """() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const next = performance.getEntriesByType('resource').filter(r => r.name.includes('/queue/next')).pop();
+    const held = performance.getEntriesByType('resource').filter(r => r.name.includes('/queue/held')).pop();
     const hint = performance.getEntriesByType('resource').filter(r => r.name.includes('/suggestion')).pop();
     const st = (r) => r && r.serverTiming && r.serverTiming.length ? r.serverTiming[0].duration : null;
     return {ttfb: nav.responseStart, dom: nav.domContentLoadedEventEnd,
+            held: held ? held.duration : null, held_server: st(held),
             next: next ? next.duration : null, next_server: st(next),
             hint: hint ? hint.duration : null, hint_server: st(hint)};
 }"""
@@ -147,6 +150,33 @@ def stored_by_user(folder: Path, url: str | None) -> int:
     return int(found)
 
 
+class LeaseRelease:
+    """Ends the bench annotator's live leases (as if they ran out) before a measured load, so that every
+    load is a first visit: the page finds no task held (``GET /queue/held``) and leases a new one
+    (``POST /queue/next``), the longest way to the first task. Not timed."""
+
+    def __init__(self, folder: Path, url: str | None) -> None:
+        from labelloop.config import Settings
+        from labelloop.project import open_project
+
+        self.project = open_project(folder, Settings(database_url=url))
+
+    def __call__(self) -> None:
+        from sqlalchemy import text
+
+        with self.project.store.write() as conn:
+            conn.execute(
+                text(
+                    "UPDATE leases SET expires_at = 1 WHERE state = 'active'"
+                    " AND user_id IN (SELECT id FROM users WHERE name = :n)"
+                ),
+                {"n": USER},
+            )
+
+    def close(self) -> None:
+        self.project.store.dispose()
+
+
 def log_in(page: Any, base: str) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("User name").fill(USER)
@@ -156,10 +186,11 @@ def log_in(page: Any, base: str) -> None:
     page.locator("#task").wait_for(state="visible")
 
 
-def one_load(page: Any, url: str, suggestions: bool) -> tuple[float, dict[str, Any]]:
-    """Navigate with empty storage (a new lease) and wait for the painted mark; (ms, breakdown)."""
+def one_load(page: Any, url: str, suggestions: bool, release: LeaseRelease) -> tuple[float, dict[str, Any]]:
+    """Navigate with empty storage and no task held (a new lease) and wait for the painted mark; (ms, breakdown)."""
     if page.url.startswith("http"):  # a new tab (about:blank) has no storage of the site yet
         page.evaluate("() => { sessionStorage.clear(); localStorage.clear(); }")
+    release()
     page.goto(url, wait_until="commit")
     page.wait_for_function(_PAINT, timeout=30_000)
     painted = float(page.evaluate(_PAINT))
@@ -173,6 +204,8 @@ def breakdown(details: list[dict[str, Any]]) -> dict[str, float]:
     return {
         "ttfb": summary([d["ttfb"] for d in details])["p50"],
         "dom_content_loaded": summary([d["dom"] for d in details])["p50"],
+        "queue_held_browser": summary([d["held"] for d in details])["p50"],
+        "queue_held_server": summary([d["held_server"] for d in details])["p50"],
         "queue_next_browser": summary([d["next"] for d in details])["p50"],
         "queue_next_server": summary([d["next_server"] for d in details])["p50"],
         "suggestion_browser": summary([d["hint"] for d in details])["p50"],
@@ -180,7 +213,9 @@ def breakdown(details: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def measure_browser(base: str, loads: int, submits: int, project_name: str, suggestions: bool) -> dict[str, Any]:
+def measure_browser(
+    base: str, loads: int, submits: int, project_name: str, suggestions: bool, release: LeaseRelease
+) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
@@ -196,7 +231,7 @@ def measure_browser(base: str, loads: int, submits: int, project_name: str, sugg
         warm: list[float] = []
         details: list[dict[str, Any]] = []
         for i in range(WARMUP + loads):
-            ms, detail = one_load(page, url, suggestions)
+            ms, detail = one_load(page, url, suggestions, release)
             if i >= WARMUP:
                 warm.append(ms)
                 details.append(detail)
@@ -207,7 +242,7 @@ def measure_browser(base: str, loads: int, submits: int, project_name: str, sugg
             fresh = browser.new_context(viewport={"width": 1280, "height": 900})
             fresh.add_cookies(cookies)
             tab = fresh.new_page()
-            ms, detail = one_load(tab, url, suggestions)
+            ms, detail = one_load(tab, url, suggestions, release)
             cold.append(ms)
             cold_details.append(detail)
             fresh.close()
@@ -271,7 +306,11 @@ def run(backend: str, url: str | None, tasks: int, loads: int, submits: int, pre
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        result = measure_browser(base, loads, submits, "queue-bench", predictions)
+        release = LeaseRelease(folder, url)
+        try:
+            result = measure_browser(base, loads, submits, "queue-bench", predictions, release)
+        finally:
+            release.close()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -540,6 +540,52 @@ def test_the_outbox_is_sent_first_after_a_reload_while_the_server_was_down(
     assert stored(project) == [(task_id, {"topic": {"label": "entertainment"}})]
 
 
+def test_logging_out_with_answers_waiting_asks_first_then_clears_them(
+    make_project: ProjectFactory, live_server: Any, page: Any
+) -> None:
+    project = seeded(make_project, [TOPIC])
+    server = live_server(project)
+    task_id = open_annotate(page, server)
+    page.route("**/annotations", lambda route: route.abort())  # the answer cannot be sent
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    page.get_by_text("1 answer waiting to be sent").wait_for(state="visible")
+    outbox = f"localStorage.getItem('labelloop:{project.name}:ann:outbox')"
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.get_by_role("button", name="Log out").click()
+    assert asked and asked[0].startswith("1 answer is still waiting to be sent from this browser.")
+    assert page.url.endswith("/annotate")  # stayed: the answer is kept
+    assert json.loads(page.evaluate(outbox))[0]["task_id"] == task_id
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r".*/login$"))
+    assert page.evaluate(outbox) is None
+    assert page.evaluate("sessionStorage.length") == 0
+    assert count(project) == 0
+    with project.store.read() as conn:
+        live = conn.execute(text("SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NULL")).scalar_one()
+    assert live == 0
+
+
+def test_logging_out_with_nothing_waiting_does_not_ask(
+    make_project: ProjectFactory, live_server: Any, page: Any
+) -> None:
+    project = seeded(make_project, [TOPIC])
+    server = live_server(project)
+    open_annotate(page, server)
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r".*/login$"))
+    assert asked == []
+
+
 def _expire(project: Project, task_id: int) -> None:
     with project.store.write() as conn:
         conn.execute(text("UPDATE leases SET expires_at = 1 WHERE task_id = :t"), {"t": task_id})

@@ -128,12 +128,18 @@ def test_the_api_flow_the_page_uses_with_the_session_cookie(client: TestClient, 
 
 def test_the_suggestion_endpoint(client: TestClient, project: Project) -> None:
     log_in(client, "ann")
-    ids = record_ids(project)
+    page = client.get(f"/projects/{project.name}/annotate")
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert found is not None
+    leased = client.post(f"/api/v1/projects/{project.name}/queue/next", headers={"X-CSRF-Token": found.group(1)})
+    held = int(leased.json()["record"]["id"])
+    other = next(rid for rid in record_ids(project) if rid != held)
     url = f"/projects/{project.name}/annotate/suggestion"
-    assert client.get(url, params={"record_id": ids[0]}).json() == {"suggestion": None}
+    assert client.get(url, params={"record_id": held}).json() == {"suggestion": None}  # no predictions yet
     probs = {"sport": 0.7, "tech": 0.2, "business": 0.1}
-    import_predictions(project, [{"record_id": ids[0], "model": "m", "model_version": "1", "probs": probs}])
-    answer = client.get(url, params={"record_id": ids[0]})
+    rows = [{"record_id": rid, "model": "m", "model_version": "1", "probs": probs} for rid in (held, other)]
+    import_predictions(project, rows)
+    answer = client.get(url, params={"record_id": held})
     assert answer.status_code == 200
     assert answer.json() == {
         "suggestion": {
@@ -145,8 +151,13 @@ def test_the_suggestion_endpoint(client: TestClient, project: Project) -> None:
             "probs": {"business": 0.1, "sport": 0.7, "tech": 0.2},
         }
     }
-    assert client.get(url, params={"record_id": ids[1]}).json() == {"suggestion": None}
+    # only for the record on the caller's screen: another record, scored too, says nothing
+    assert client.get(url, params={"record_id": other}).json() == {"suggestion": None}
+    assert client.get(url, params={"record_id": 10_000_000}).json() == {"suggestion": None}
     assert client.get(url, params={"record_id": "x"}).status_code == 422
+    with project.store.write() as conn:  # the lease ran out: nothing more about that record either
+        conn.execute(text("UPDATE leases SET expires_at = 1"))
+    assert client.get(url, params={"record_id": held}).json() == {"suggestion": None}
 
 
 # -- the service ---------------------------------------------------------------------------------

@@ -130,6 +130,25 @@ def test_logout_revokes_the_session_in_the_store(client: TestClient, project: Pr
     assert client.get(f"/api/v1/projects/{project.name}/metrics").status_code == 401
 
 
+def test_logging_in_as_someone_else_ends_the_earlier_session(client: TestClient, project: Project) -> None:
+    log_in(client, "ada")
+    first = client.cookies["labelloop_session"]
+    log_in(client, "ann")  # the same browser, another person
+    second = client.cookies["labelloop_session"]
+    assert second != first
+    with pytest.raises(AuthenticationError):
+        sessions.authenticate_session(project.store, first)  # not live until it expires
+    assert sessions.authenticate_session(project.store, second).principal.name == "ann"
+    with project.store.read() as conn:
+        logouts = conn.execute(text("SELECT actor FROM audit_log WHERE action = 'session.logout'")).scalars().all()
+    assert logouts == ["ada"]
+    # a failed login leaves the live session alone
+    token = login_form_token(client)
+    refused = client.post("/login", data={"username": "ada", "password": "wrong-password", "csrf_token": token})
+    assert refused.status_code == 200
+    assert sessions.authenticate_session(project.store, second).principal.name == "ann"
+
+
 def test_expired_sessions_are_refused(project: Project) -> None:
     session = sessions.log_in(project.store, "ada", PASSWORD)
     with project.store.write() as conn:

@@ -384,7 +384,11 @@ def test_a_members_name_shared_by_two_projects_is_changed_in_the_callers_project
 
 
 def test_the_suggestion_of_another_projects_record_is_not_shown(client: TestClient, world: World) -> None:
-    theirs, ours = ids_of(world.other)["records"][0], ids_of(world.home)["records"][0]
+    push_records(world.home, orjson.dumps([{"id": "fresh", "text": "a printer that will not print"}]))
+    assert create_tasks(world.home, budget=1)["created"] == 1
+    held = next_task(world.home, member(world.home, "ann", "annotator"))  # ann is labeling it
+    assert held is not None
+    theirs, ours = ids_of(world.other)["records"][0], int(held["record"]["id"])
     probs = {"sport": 0.9, "tech": 0.1}
     import_predictions(world.other, [{"record_id": theirs, "model": "m", "model_version": "1", "probs": probs}])
     import_predictions(world.home, [{"record_id": ours, "model": "m", "model_version": "1", "probs": probs}])

@@ -38,7 +38,7 @@ from labelloop.labeling.schemas import SchemaVersion, schema_version
 from labelloop.project import Project
 from labelloop.store import queue_sql, repo
 
-__all__ = ["agreeing", "held_task", "next_task", "renew_lease", "skip_task", "submit_annotation"]
+__all__ = ["agreeing", "held_task", "holds_record", "next_task", "renew_lease", "skip_task", "submit_annotation"]
 
 DISCRETE = ("single", "multi", "rating", "pairwise")
 #: Expired leases are swept at most this often per project and process.
@@ -126,6 +126,13 @@ def held_task(project: Project, principal: Principal) -> dict[str, Any] | None:
         lease_id, task_id, record_id, version, payload, blob_ref, expires = held
         sv = schema_version(conn, project, int(version))
     return _task_view(project, sv, int(lease_id), int(task_id), int(record_id), payload, blob_ref, float(expires))
+
+
+def holds_record(project: Project, principal: Principal, record_id: int) -> bool:
+    """Whether the caller holds a live lease on a task of ``record_id`` in the project (what they may
+    be shown about that record while labeling it, e.g. a model's suggestion)."""
+    with project.store.read() as conn:
+        return repo.holds_live_lease_on_record(conn, project.id, principal.user_id, record_id, time.time())
 
 
 def _task_view(

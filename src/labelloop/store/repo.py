@@ -1514,6 +1514,23 @@ def add_annotation(conn: Connection, **values: Any) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
+def holds_live_lease_on_record(conn: Connection, project_id: int, user_id: int, record_id: int, at: float) -> bool:
+    """Whether the user holds a live lease on a task of the record (a project's record ids only)."""
+    found = conn.execute(
+        select(leases.c.id)
+        .join(tasks, tasks.c.id == leases.c.task_id)
+        .where(
+            tasks.c.record_id == record_id,
+            tasks.c.project_id == project_id,
+            leases.c.user_id == user_id,
+            leases.c.state == "active",
+            leases.c.expires_at > at,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def oldest_live_lease(conn: Connection, project_id: int, user_id: int, at: float) -> tuple[Any, ...] | None:
     """The user's oldest live lease in a project: (lease, task, record, schema version, payload, blob, expires)."""
     row = conn.execute(

@@ -8,7 +8,7 @@ that could not be sent in the browser's outbox until the server has it. No task 
 the page route itself: a reload must not hold a second lease.
 
 One JSON route lives here too, because only this page needs it: the suggestion of the newest
-model version for a record (``GET /projects/{project}/annotate/suggestion?record_id=N``).
+model version for a record the caller is labeling (``GET /projects/{project}/annotate/suggestion?record_id=N``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from labelloop.api.deps import CurrentPrincipal, Registry
 from labelloop.governance.service import require
+from labelloop.labeling.queue import holds_record
 from labelloop.labeling.schemas import current_version
 from labelloop.learning.service import latest_prediction
 from labelloop.ui.web import MAX_ID, CurrentSession, PageRoute, member, render
@@ -68,9 +69,16 @@ def suggestion(
     registry: Registry,
     record_id: Annotated[int, Query(ge=1, le=MAX_ID)],
 ) -> dict[str, Any]:
-    """``{"suggestion": {question, model, model_version, label, probability, probs} | null}`` for a record."""
+    """``{"suggestion": {question, model, model_version, label, probability, probs} | null}`` for a record.
+
+    Only for a record whose task the caller holds a live lease on (the task on their screen); any
+    other record id, of this project or not, existing or not, answers ``null`` alike.
+    """
     require(principal, "queue.work", project)
-    return {"suggestion": latest_prediction(registry.get(project), record_id)}
+    proj = registry.get(project)
+    if not holds_record(proj, principal, record_id):
+        return {"suggestion": None}
+    return {"suggestion": latest_prediction(proj, record_id)}
 
 
 router.include_router(_json)

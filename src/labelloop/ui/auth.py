@@ -65,6 +65,11 @@ async def login_submit(
         session = await run_in_threadpool(log_in, registry.store, username, password, project.strip() or None)
     except (AuthenticationError, InvalidInputError) as exc:
         return _login_form(request, _safe_next(next), exc.message[:1].upper() + exc.message[1:] + ".", username)
+    earlier = request.cookies.get(COOKIE)
+    if earlier and earlier != session.token:
+        # a login on a browser that still had a session (someone else's, or another project's)
+        # ends that one: the cookie is replaced below, so nobody could use or log out of it again
+        await run_in_threadpool(log_out, registry.store, earlier)
     target = _safe_next(next) or f"/projects/{session.principal.project}/"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
