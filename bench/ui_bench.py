@@ -164,6 +164,8 @@ class LeaseRelease:
     def __call__(self) -> None:
         from sqlalchemy import text
 
+        from labelloop.store import repo
+
         with self.project.store.write() as conn:
             conn.execute(
                 text(
@@ -172,6 +174,9 @@ class LeaseRelease:
                 ),
                 {"n": USER},
             )
+            # ended now, as the server's sweep would end them (the task goes back to the pool and
+            # no longer counts against the person's lease cap)
+            repo.expire_leases(conn, self.project.id, time.time())
 
     def close(self) -> None:
         self.project.store.dispose()

@@ -596,3 +596,34 @@ def test_a_held_task_is_given_back_instead_of_a_new_lease(make_project: ProjectF
         held = client.get(url, headers=bearer(ann_token))
         assert held.status_code == 200 and held.json()["lease_id"] == leased["lease_id"]
         assert_problem(client.get(url, headers=bearer(token)), 403)
+
+
+def test_next_with_resume_gives_the_held_task_first_then_a_new_lease(make_project: ProjectFactory) -> None:
+    project = make_project(labeling_config())
+    seed_records(project, 4)  # ann labels three, ann2 the last
+    create_tasks(project)
+    ann = principal(project, "ann")
+    first = next_task(project, ann, resume=True)  # nothing held: a new lease
+    assert first is not None
+    assert next_task(project, ann, resume=True) == first  # held: the same task, lease and expiry
+    second = next_task(project, ann)  # without resume a second lease, as before
+    assert second is not None and second["task_id"] != first["task_id"]
+    assert next_task(project, ann, resume=True) == first  # the oldest live lease comes first
+    submit_annotation(project, ann, first["task_id"], first["lease_id"], answer("sport"))
+    assert next_task(project, ann, resume=True) == second
+    submit_annotation(project, ann, second["task_id"], second["lease_id"], answer("tech"))
+    third = next_task(project, ann, resume=True)
+    assert third is not None and third["task_id"] not in (first["task_id"], second["task_id"])
+    with project.store.read() as conn:
+        live = conn.execute(text("SELECT COUNT(*) FROM leases WHERE state = 'active'")).scalar_one()
+    assert live == 1
+    ann_token = add_user(project, "ann2", "annotator")["token"]
+    with TestClient(create_app(project)) as client:
+        url = f"/api/v1/projects/{project.name}/queue/next"
+        leased = client.post(url, params={"resume": "true"}, headers=bearer(ann_token))
+        assert leased.status_code == 200
+        again = client.post(url, params={"resume": "true"}, headers=bearer(ann_token))
+        assert again.status_code == 200 and again.json() == leased.json()
+        other = client.post(url, headers=bearer(ann_token))
+        assert other.status_code == 204  # four tasks, overlap 1: none left for a second lease
+        assert_problem(client.post(url, params={"resume": "maybe"}, headers=bearer(ann_token)), 422)

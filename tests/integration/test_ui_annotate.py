@@ -80,9 +80,10 @@ def test_the_shell_has_no_inline_script_leases_nothing_and_shows_safe_guidelines
     html = page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S)
-    assert len(scripts) == 2 and all(body.strip() == "" for body in scripts)
+    assert len(scripts) == 3 and all(body.strip() == "" for body in scripts)
     sources = re.findall(r"<script\b([^>]*)>", html)
     assert [re.sub(r"\?v=[0-9a-f]{16}", "", s) for s in sources] == [
+        f' src="/static/annotate-boot.js" data-project="{project.name}" data-user="ann"',
         ' src="/static/app.js" defer',
         ' src="/static/annotate.js" defer',
     ]

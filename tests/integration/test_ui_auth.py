@@ -145,7 +145,7 @@ def test_logging_in_as_someone_else_ends_the_earlier_session(client: TestClient,
     # a failed login leaves the live session alone
     token = login_form_token(client)
     refused = client.post("/login", data={"username": "ada", "password": "wrong-password", "csrf_token": token})
-    assert refused.status_code == 200
+    assert refused.status_code == 401
     assert sessions.authenticate_session(project.store, second).principal.name == "ann"
 
 

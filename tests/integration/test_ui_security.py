@@ -71,6 +71,11 @@ def config(name: str, *, anomalies: bool = False) -> dict[str, Any]:
 
 def member(project: Project, name: str, role: str) -> Principal:
     add_user(project, name, role, password=PASSWORD)
+    return principal_of(project, name, role)
+
+
+def principal_of(project: Project, name: str, role: str) -> Principal:
+    """An existing member as a principal."""
     with project.store.read() as conn:
         user_id = conn.execute(
             text("SELECT id FROM users WHERE name = :n AND project_id = :p"), {"n": name, "p": project.id}
@@ -386,7 +391,7 @@ def test_a_members_name_shared_by_two_projects_is_changed_in_the_callers_project
 def test_the_suggestion_of_another_projects_record_is_not_shown(client: TestClient, world: World) -> None:
     push_records(world.home, orjson.dumps([{"id": "fresh", "text": "a printer that will not print"}]))
     assert create_tasks(world.home, budget=1)["created"] == 1
-    held = next_task(world.home, member(world.home, "ann", "annotator"))  # ann is labeling it
+    held = next_task(world.home, principal_of(world.home, "ann", "annotator"))  # ann is labeling it
     assert held is not None
     theirs, ours = ids_of(world.other)["records"][0], int(held["record"]["id"])
     probs = {"sport": 0.9, "tech": 0.1}

@@ -69,23 +69,35 @@ def _sweep_due(project: Project, now: float) -> bool:
         return True
 
 
-def next_task(project: Project, principal: Principal) -> dict[str, Any] | None:
-    """Lease the next task to ``principal``; None when nothing is due for them."""
+def next_task(project: Project, principal: Principal, *, resume: bool = False) -> dict[str, Any] | None:
+    """Lease the next task to ``principal``; None when nothing is due for them.
+
+    With ``resume``, a task the caller already holds comes first (their oldest live lease, as
+    :func:`held_task` gives it): a page that starts up asks once for "my task", held or new.
+    """
     settings = project.config.labeling
     for _attempt in range(3):
         try:
-            return _next_task(project, principal, settings)
+            return _next_task(project, principal, settings, resume)
         except IntegrityError:
             # the same person asked twice at once and both picked one task: the store kept one
             continue
     return None
 
 
-def _next_task(project: Project, principal: Principal, settings: LabelingSpec) -> dict[str, Any] | None:
+def _next_task(project: Project, principal: Principal, settings: LabelingSpec, resume: bool) -> dict[str, Any] | None:
     now = time.time()
     with project.store.write() as conn:
         if _sweep_due(project, now):
             repo.expire_leases(conn, project.id, now)
+        if resume:
+            held = repo.oldest_live_lease(conn, project.id, principal.user_id, now)
+            if held is not None:
+                lease_id, task_id, record_id, version, payload, blob_ref, expires = held
+                sv = schema_version(conn, project, int(version))
+                return _task_view(
+                    project, sv, int(lease_id), int(task_id), int(record_id), payload, blob_ref, float(expires)
+                )
         if settings.daily_cap is not None:
             midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
             if repo.annotations_since(conn, principal.user_id, midnight) >= settings.daily_cap:

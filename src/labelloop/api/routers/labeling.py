@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -126,11 +127,16 @@ def tasks_page(
     summary="Lease the next task to the caller",
     responses={204: {"description": "nothing is due for the caller"}},
 )
-async def queue_next(project: str, principal: CurrentPrincipal, registry: Registry) -> Any:
+async def queue_next(
+    project: str,
+    principal: CurrentPrincipal,
+    registry: Registry,
+    resume: Annotated[bool, Query(description="a task the caller already holds comes first (same lease)")] = False,
+) -> Any:
     """200 ``{task_id, lease_id, lease_expires_at, record, schema_version, guidelines_version}`` or 204."""
     require(principal, "queue.work", project)
     target = registry.get(project)
-    leased = await run_in_threadpool(next_task, target, principal)
+    leased = await run_in_threadpool(partial(next_task, resume=resume), target, principal)
     if leased is None:
         return Response(status_code=204)
     # serialized here: FastAPI's generic encoder walks the whole payload (~1 ms a call, measured)

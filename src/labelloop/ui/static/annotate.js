@@ -1012,13 +1012,16 @@
     await loadNext();
   }
 
-  async function loadNext() {
+  // The next task. ``pending``: the answer of a request already sent (annotate-boot.js); ``resume``:
+  // a task this person already holds comes first (on start-up only: two tabs must not share one).
+  async function loadNext(pending = null, resume = false) {
     clearTimeout(nextTimer);
     if (task) return;
     showState("loading");
     let response;
+    const url = `/api/v1/projects/${encodeURIComponent(project)}/queue/next${resume ? "?resume=true" : ""}`;
     try {
-      response = await api("POST", `/api/v1/projects/${encodeURIComponent(project)}/queue/next`);
+      response = pending ? await pending : await api("POST", url);
     } catch (_err) {
       response = null;
     }
@@ -1026,7 +1029,7 @@
     if (response === null || response.status >= 500) {
       nextAttempts += 1;
       connection(true, "Cannot reach the server. Your answers are kept in this browser and sent when it is back.");
-      nextTimer = setTimeout(loadNext, backoff(nextAttempts));
+      nextTimer = setTimeout(() => loadNext(null, resume), backoff(nextAttempts));
       return;
     }
     nextAttempts = 0;
@@ -1225,11 +1228,16 @@
   }
 
   async function start() {
-    // Asked for before anything else: in a new browser profile the first use of the page's storage
-    // (just below) can take tens of ms, and this read needs none of it. Its answer is used only if
-    // nothing waited in the outbox (an answer sent below may complete the task it names).
+    // Sent by annotate-boot.js when nothing waited and this tab showed no task: the held task or
+    // a new lease, already on its way.
+    const first = window.labelloopFirstTask || null;
+    window.labelloopFirstTask = null;
+    window.labelloopBootSkip = true; // annotate-boot.js, if it has not run yet, must not ask too
+    // Otherwise asked for before anything else: in a new browser profile the first use of the
+    // page's storage (just below) can take tens of ms, and this read needs none of it. Its answer
+    // is used only if nothing waited in the outbox (an answer sent below may complete its task).
     const heldUrl = `/api/v1/projects/${encodeURIComponent(project)}/queue/held`;
-    const heldEarly = api("GET", heldUrl).catch(() => null);
+    const heldEarly = first ? null : api("GET", heldUrl).catch(() => null);
     wire();
     setupGuidelines();
     renderOutbox();
@@ -1242,6 +1250,17 @@
       return;
     }
     save(sessionStorage, CURRENT, null);
+    if (first) {
+      if (waited) {
+        // an answer came in from another tab meanwhile and was sent first: it may have completed
+        // the task the early request resumed, so ask again once that request is done
+        await first;
+        await loadNext(null, true);
+      } else {
+        await loadNext(first, true);
+      }
+      return;
+    }
     // A task this person already holds (a reload or a lost answer to "next" left it leased but not
     // shown) comes back first; otherwise it would stay blocked until its lease expires.
     const held = waited ? await api("GET", heldUrl).catch(() => null) : await heldEarly;
