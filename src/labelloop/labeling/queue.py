@@ -91,9 +91,9 @@ def _next_task(project: Project, principal: Principal, settings: LabelingSpec, r
         if _sweep_due(project, now):
             repo.expire_leases(conn, project.id, now)
         if resume:
-            held = repo.oldest_live_lease(conn, project.id, principal.user_id, now)
-            if held is not None:
-                lease_id, task_id, record_id, version, payload, blob_ref, expires = held
+            mine = repo.oldest_live_lease(conn, project.id, principal.user_id, now)
+            if mine is not None:
+                lease_id, task_id, record_id, version, payload, blob_ref, expires = mine
                 sv = schema_version(conn, project, int(version))
                 return _task_view(
                     project, sv, int(lease_id), int(task_id), int(record_id), payload, blob_ref, float(expires)
