@@ -91,13 +91,9 @@ def _next_task(project: Project, principal: Principal, settings: LabelingSpec, r
         if _sweep_due(project, now):
             repo.expire_leases(conn, project.id, now)
         if resume:
-            mine = repo.oldest_live_lease(conn, project.id, principal.user_id, now)
+            mine = _held_view(conn, project, principal, now)
             if mine is not None:
-                lease_id, task_id, record_id, version, payload, blob_ref, expires = mine
-                sv = schema_version(conn, project, int(version))
-                return _task_view(
-                    project, sv, int(lease_id), int(task_id), int(record_id), payload, blob_ref, float(expires)
-                )
+                return mine
         if settings.daily_cap is not None:
             midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
             if repo.annotations_since(conn, principal.user_id, midnight) >= settings.daily_cap:
@@ -130,13 +126,16 @@ def held_task(project: Project, principal: Principal) -> dict[str, Any] | None:
     A page that lost the answer to its ``next`` (a reload, a dropped connection) resumes the task it
     already holds instead of leasing another and leaving this one blocked until its lease expires.
     """
-    now = time.time()
     with project.store.read() as conn:
-        held = repo.oldest_live_lease(conn, project.id, principal.user_id, now)
-        if held is None:
-            return None
-        lease_id, task_id, record_id, version, payload, blob_ref, expires = held
-        sv = schema_version(conn, project, int(version))
+        return _held_view(conn, project, principal, time.time())
+
+
+def _held_view(conn: Connection, project: Project, principal: Principal, now: float) -> dict[str, Any] | None:
+    held = repo.oldest_live_lease(conn, project.id, principal.user_id, now)
+    if held is None:
+        return None
+    lease_id, task_id, record_id, version, payload, blob_ref, expires = held
+    sv = schema_version(conn, project, int(version))
     return _task_view(project, sv, int(lease_id), int(task_id), int(record_id), payload, blob_ref, float(expires))
 
 
